@@ -1,5 +1,6 @@
 // The `skybridge` command: one subcommand per job, each with --help.
 import { Command } from 'commander';
+import pc from 'picocolors';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -8,10 +9,20 @@ export function buildProgram(): Command {
     .description(
       'SkyBridge (EuroSys 2019) on a simulated x86-64 machine: VMFUNC-based IPC, measured.',
     )
-    .showHelpAfterError()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .showHelpAfterError();
+  // Subcommands register themselves here, one line each.
   return program;
 }
 
-const program = buildProgram();
-program.parse(process.argv);
+/** Runs the CLI; any error becomes one line on stderr and a non-zero exit. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${pc.red('skybridge: error:')} ${msg}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);
