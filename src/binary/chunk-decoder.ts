@@ -1,0 +1,116 @@
+// Linear-sweep decoding of code chunks, only as far as needed: hits arrive in ascending order,
+// and the decoder for the current chunk resumes where it stopped, so a whole scan decodes each
+// chunk at most once and only up to its last hit. The boundaries it finds are exactly those a
+// full linear sweep from the chunk start would find (same start, same decoder).
+import type { Chunk } from './code-map.ts';
+import {
+  Code,
+  Decoder,
+  DecoderOptions,
+  Formatter,
+  FormatterSyntax,
+  Instruction,
+  type IcedDecoder,
+  type IcedFormatter,
+  type IcedInstruction,
+} from './iced.ts';
+import { instructionFields } from './instruction-fields.ts';
+import type { InstructionInfo } from './occurrence.ts';
+
+export interface DecodedInstruction {
+  info: InstructionInfo;
+  /** Byte fields of the whole instruction (info.fields only lists those of the hit). */
+  allFields: ReturnType<typeof instructionFields>;
+  invalid: boolean;
+  isVmfunc: boolean;
+  start: bigint;
+  end: bigint;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+export class ChunkDecoder {
+  private readonly ins: IcedInstruction = new Instruction();
+  private readonly formatter: IcedFormatter = new Formatter(FormatterSyntax.Gas);
+  private decoder: IcedDecoder | undefined;
+  private chunkIndex = -1;
+  /** Instructions decoded for the previous hit, which may also cover the next one. */
+  private recent: DecodedInstruction[] = [];
+  private nextIp = 0n;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly chunks: Chunk[],
+  ) {
+    // objdump's look: lower-case hex, short branch targets, RIP-relative shown as such.
+    this.formatter.uppercaseHex = false;
+    this.formatter.branchLeadingZeros = false;
+    this.formatter.ripRelativeAddresses = true;
+  }
+
+  free(): void {
+    this.decoder?.free();
+    this.ins.free();
+    this.formatter.free();
+  }
+
+  private open(index: number): void {
+    this.decoder?.free();
+    const c = this.chunks[index];
+    const len = Number(c.end - c.start);
+    this.decoder = new Decoder(
+      64,
+      this.bytes.subarray(c.fileOffset, c.fileOffset + len),
+      DecoderOptions.None,
+    );
+    this.decoder.ip = c.start;
+    this.chunkIndex = index;
+    this.nextIp = c.start;
+    this.recent = [];
+  }
+
+  private snapshot(c: Chunk): DecodedInstruction {
+    const ins = this.ins;
+    const start = ins.ip;
+    const off = c.fileOffset + Number(start - c.start);
+    const raw = this.bytes.subarray(off, off + ins.length);
+    const allFields = instructionFields(this.decoder as IcedDecoder, ins, raw);
+    return {
+      info: {
+        address: start,
+        fileOffset: off,
+        length: ins.length,
+        bytes: hex(raw),
+        text: ins.isInvalid ? '(bad)' : this.formatter.format(ins),
+        fields: [],
+      },
+      allFields,
+      invalid: ins.isInvalid,
+      isVmfunc: ins.code === Code.Vmfunc,
+      start,
+      end: start + BigInt(ins.length),
+    };
+  }
+
+  /**
+   * The instructions of code chunk `index` that overlap [from, to), in order, decoding the
+   * chunk from its start as far as needed. Calls must come with non-decreasing `from` per
+   * chunk. Returns fewer instructions than needed if the chunk ends first.
+   */
+  covering(index: number, from: bigint, to: bigint): DecodedInstruction[] {
+    if (index !== this.chunkIndex) this.open(index);
+    const c = this.chunks[index];
+    const dec = this.decoder as IcedDecoder;
+    const found = this.recent.filter((d) => d.end > from && d.start < to);
+    const got: DecodedInstruction[] = [...found];
+    while (this.nextIp < to && dec.canDecode) {
+      dec.decodeOut(this.ins);
+      this.nextIp = this.ins.nextIP;
+      if (this.nextIp > from) got.push(this.snapshot(c));
+    }
+    this.recent = got;
+    return got;
+  }
+}

@@ -1,0 +1,164 @@
+// The scanner: finds every 0F 01 D4 in the executable segments of an ELF file (or in a raw
+// code buffer) and says where each one lies. Byte search first (fast, native), then decode only
+// the chunks that hold a hit, and only up to the hit (see chunk-decoder.ts, code-map.ts).
+import { findVmfuncBytes } from './byte-search.ts';
+import { ChunkDecoder, type DecodedInstruction } from './chunk-decoder.ts';
+import { findChunk, mapExecutableSegments, type Chunk, type SegmentMap } from './code-map.ts';
+import { readElf } from './elf-reader.ts';
+import type { ElfFile } from './elf-types.ts';
+import type { InstructionField } from './instruction-fields.ts';
+import type { InstructionInfo, Occurrence } from './occurrence.ts';
+
+export type ProgressFn = (done: number, total: number) => void;
+
+export interface SegmentSummary {
+  index: number;
+  vaddr: bigint;
+  fileOffset: number;
+  size: number;
+}
+
+export interface ElfScan {
+  elf: ElfFile;
+  segments: SegmentSummary[];
+  /** Bytes of executable segments searched. */
+  bytesScanned: number;
+  occurrences: Occurrence[];
+  maps: SegmentMap[];
+}
+
+function uniqueRun(fields: InstructionField[]): InstructionField[] {
+  return fields.filter((f, i) => i === 0 || fields[i - 1] !== f);
+}
+
+function part(d: DecodedInstruction, from: bigint, to: bigint): InstructionInfo {
+  const a = Number((from > d.start ? from : d.start) - d.start);
+  const b = Number((to < d.end ? to : d.end) - d.start);
+  return { ...d.info, fields: uniqueRun(d.allFields.slice(a, b)) };
+}
+
+/** Classifies the hits (ascending virtual addresses) of one sorted, contiguous chunk list. */
+export function classifyHits(
+  bytes: Uint8Array,
+  chunks: Chunk[],
+  hits: bigint[],
+  onHit?: (i: number) => void,
+): Occurrence[] {
+  const dec = new ChunkDecoder(bytes, chunks);
+  const out: Occurrence[] = [];
+  try {
+    hits.forEach((v, n) => {
+      out.push(classifyOne(dec, chunks, v));
+      onHit?.(n);
+    });
+  } finally {
+    dec.free();
+  }
+  return out;
+}
+
+function classifyOne(dec: ChunkDecoder, chunks: Chunk[], v: bigint): Occurrence {
+  const ci = findChunk(chunks, v);
+  const c = chunks[ci];
+  // The chunk's symbol is the nearest preceding anchor: name the place symbol+offset.
+  const symbol =
+    c.symbol === undefined
+      ? undefined
+      : `${c.symbol || '(unnamed)'}+0x${(v - c.start).toString(16)}`;
+  const where = {
+    address: v,
+    fileOffset: c.fileOffset + Number(v - c.start),
+    section: c.section,
+    symbol,
+  };
+  const end = v + 3n;
+  if (c.kind === 'data') return { ...where, kind: 'data', reason: c.reason ?? 'not code' };
+  const ins = dec.covering(ci, v, end);
+  const reached = ins.length > 0 ? ins[ins.length - 1].end : v;
+  if (reached < end && !ins.some((d) => d.invalid)) {
+    const next = chunks[ci + 1];
+    if (next && next.kind === 'code' && next.start === c.end)
+      ins.push(...dec.covering(ci + 1, next.start, end));
+    else {
+      const into = next?.kind === 'data' ? (next.reason ?? 'data') : 'the end of the segment';
+      return { ...where, kind: 'data', reason: `starts in code and runs into ${into}` };
+    }
+  }
+  const bad = ins.find((d) => d.invalid);
+  if (bad) {
+    const from = `linear sweep from 0x${c.start.toString(16)}`;
+    return {
+      ...where,
+      kind: 'undecodable',
+      reason: `bytes at 0x${bad.start.toString(16)} do not decode as an instruction (${from})`,
+    };
+  }
+  if (ins.length === 1) {
+    const instruction = part(ins[0], v, end);
+    return ins[0].isVmfunc
+      ? { ...where, kind: 'vmfunc', instruction }
+      : { ...where, kind: 'in-instruction', instruction };
+  }
+  return { ...where, kind: 'spanning', instructions: ins.map((d) => part(d, v, end)) };
+}
+
+/** Scans a parsed ELF file. Throws nothing for a file readElf accepted. */
+export function scanParsedElf(elf: ElfFile, onProgress?: ProgressFn): ElfScan {
+  const maps = mapExecutableSegments(elf);
+  const total = maps.reduce((s, m) => s + Number(m.segment.filesz), 0);
+  const occurrences: Occurrence[] = [];
+  let done = 0;
+  for (const m of maps) {
+    const seg = m.segment;
+    const start = Number(seg.offset);
+    const size = Number(seg.filesz);
+    const hits = findVmfuncBytes(elf.bytes, start, start + size).map(
+      (o) => seg.vaddr + BigInt(o - start),
+    );
+    occurrences.push(...classifyHits(elf.bytes, m.chunks, hits));
+    done += size;
+    onProgress?.(done, total);
+  }
+  const segments = maps.map((m) => ({
+    index: m.segment.index,
+    vaddr: m.segment.vaddr,
+    fileOffset: Number(m.segment.offset),
+    size: Number(m.segment.filesz),
+  }));
+  return { elf, segments, bytesScanned: total, occurrences, maps };
+}
+
+export type ScanOutcome =
+  | { kind: 'clean'; scan: ElfScan }
+  | { kind: 'found'; scan: ElfScan }
+  | { kind: 'invalid'; message: string };
+
+/** Library entry point: reads and scans an ELF image. Malformed input gives kind 'invalid'. */
+export function scanElf(bytes: Uint8Array, onProgress?: ProgressFn): ScanOutcome {
+  let elf: ElfFile;
+  try {
+    elf = readElf(bytes);
+  } catch (err) {
+    return { kind: 'invalid', message: err instanceof Error ? err.message : String(err) };
+  }
+  const scan = scanParsedElf(elf, onProgress);
+  return scan.occurrences.length === 0 ? { kind: 'clean', scan } : { kind: 'found', scan };
+}
+
+/**
+ * Scans a raw code buffer loaded at baseAddress, decoded by linear sweep from its first byte
+ * (the whole buffer is taken to be code). For a loader that has code but no ELF around it.
+ */
+export function scanCode(bytes: Uint8Array, baseAddress: bigint): Occurrence[] {
+  const chunk: Chunk = {
+    kind: 'code',
+    start: baseAddress,
+    end: baseAddress + BigInt(bytes.length),
+    fileOffset: 0,
+    section: undefined,
+    symbol: undefined,
+    reason: undefined,
+  };
+  const hits = findVmfuncBytes(bytes).map((o) => baseAddress + BigInt(o));
+  return classifyHits(bytes, [chunk], hits);
+}
