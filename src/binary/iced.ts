@@ -18,6 +18,7 @@ export const {
   Mnemonic,
   OpKind,
   Register,
+  RegisterExt,
 } = iced;
 
 export type IcedInstruction = InstanceType<typeof iced.Instruction>;
