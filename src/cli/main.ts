@@ -1,6 +1,7 @@
 // The `skybridge` command: one subcommand per job, each with --help.
 import { Command } from 'commander';
 import pc from 'picocolors';
+import { registerBinaryCommands } from './commands/binary.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError();
   // Subcommands register themselves here, one line each.
+  registerBinaryCommands(program);
   return program;
 }
 
