@@ -1,0 +1,52 @@
+// Builds the fixture programs from test/binary/fixtures with the machine's gcc, into a fresh
+// temporary directory (never into the repo), once per test process.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+let dir: string | undefined;
+const built = new Map<string, string>();
+
+export const FIXTURES = [
+  'vmfunc',
+  'immediate',
+  'displacement',
+  'callrel',
+  'riprel',
+  'spanning',
+  'data-in-text',
+] as const;
+export type FixtureName = (typeof FIXTURES)[number];
+
+export function tempDir(): string {
+  dir ??= mkdtempSync(join(tmpdir(), 'skybridge-binary-'));
+  return dir;
+}
+
+/** Path of the built fixture executable. */
+export function fixture(name: FixtureName): string {
+  const got = built.get(name);
+  if (got) return got;
+  const src = name === 'spanning' ? `${name}.S` : `${name}.c`;
+  const out = join(tempDir(), name);
+  execFileSync('gcc', ['-O1', '-o', out, join(here, src)], { stdio: 'pipe' });
+  built.set(name, out);
+  return out;
+}
+
+export function fixtureBytes(name: FixtureName): Uint8Array {
+  return readFileSync(fixture(name));
+}
+
+export interface RunResult {
+  stdout: string;
+  status: number | null;
+}
+
+export function run(path: string): RunResult {
+  const r = spawnSync(path, [], { encoding: 'utf8' });
+  return { stdout: r.stdout, status: r.status };
+}
