@@ -1,0 +1,459 @@
+// One logical processor: registers, privilege and VMX mode, its MMU and caches, its cycle
+// counter, and the memory operations software performs through it. Instructions with an
+// architectural effect live in isa.ts and vmx.ts, one function each; this file holds the
+// state they share and the paths every access takes.
+
+import { PAGE_4K, hex } from './addr.ts';
+import { C, CoreCounters, Mode, type OwnerRegistry } from './counters.ts';
+import { AccessKind, type MemoryHierarchy } from './memory-hierarchy.ts';
+import { Mmu } from './mmu.ts';
+import type { PhysicalMemory } from './phys-mem.ts';
+import type { CpuProfile } from './profile-schema.ts';
+import { Access, FaultKind, TranslationState, makeTranslationCaches } from './translation-state.ts';
+import { Trap, Vector } from './traps.ts';
+import { ExitReason, type Vmcs } from './vmcs.ts';
+import type { Trace } from './trace.ts';
+
+/** Register indices into `regs`. */
+export const R = {
+  RAX: 0,
+  RCX: 1,
+  RDX: 2,
+  RBX: 3,
+  RSP: 4,
+  RBP: 5,
+  RSI: 6,
+  RDI: 7,
+  R11: 11,
+} as const;
+
+export const RFLAGS_IF = 1 << 9;
+/** Code-segment selectors; the low two bits are the privilege level. */
+export const CS_KERNEL = 0x10;
+export const CS_USER = 0x33;
+
+/** What a core needs from the machine around it. */
+export interface CoreEnv {
+  readonly mem: PhysicalMemory;
+  readonly caches: MemoryHierarchy;
+  readonly profile: CpuProfile;
+  readonly owners: OwnerRegistry;
+  readonly trace: Trace;
+  /** Small integer id for an EP4TA, shared by all cores. */
+  ep4taId(ep4ta: number): number;
+}
+
+export interface PendingInterrupt {
+  time: number;
+  seq: number;
+  vector: number;
+}
+
+export class Core {
+  readonly id: number;
+  readonly env: CoreEnv;
+  readonly profile: CpuProfile;
+  readonly counters = new CoreCounters();
+  readonly ts: TranslationState;
+  readonly mmu: Mmu;
+
+  cycles = 0;
+  rip = 0;
+  readonly regs = new Float64Array(16);
+  rflags = 0x2;
+  cpl = 0;
+  /** In VMX non-root operation (running a guest). */
+  nonRoot = false;
+  /** After VMXON. */
+  vmxOn = false;
+  vmcs: Vmcs | null = null;
+  /** CR3 as loaded (bit 63 never kept). */
+  cr3 = 0;
+  pcide = false;
+  smep = false;
+  smap = false;
+  gsBase = 0;
+  kernelGsBase = 0;
+  /** IA32_LSTAR: the SYSCALL entry point. */
+  lstar = 0;
+  /** TSS.RSP0: the stack an interrupt from user mode switches to. */
+  rsp0 = 0;
+  /** IDTR base (linear); -1 until software loads one. */
+  idtBase = -1;
+  cr2 = 0;
+  owner = 0;
+  halted = false;
+  readonly pending: PendingInterrupt[] = [];
+
+  /** The counter slot of the current (owner, mode). */
+  ctr: Float64Array;
+  private readonly cpi: number;
+  private readonly l1iLatency: number;
+  private readonly tlbL1Latency: number;
+
+  constructor(id: number, env: CoreEnv) {
+    this.id = id;
+    this.env = env;
+    this.profile = env.profile;
+    this.ts = new TranslationState(
+      env.mem,
+      env.caches,
+      makeTranslationCaches(env.profile, id),
+      env.profile,
+    );
+    this.ts.core = id;
+    this.mmu = new Mmu(this.ts);
+    this.cpi = env.profile.cpi;
+    this.l1iLatency = env.profile.caches.l1i.latency;
+    this.tlbL1Latency = env.profile.tlb.l1Latency;
+    this.ctr = this.counters.slot(0, Mode.VmxRoot);
+    this.syncContext();
+  }
+
+  get mode(): Mode {
+    return !this.nonRoot ? Mode.VmxRoot : this.cpl === 3 ? Mode.User : Mode.Kernel;
+  }
+
+  /** Says who is running from now on, for the counters (and cache-line ownership). */
+  setOwner(owner: number): void {
+    this.owner = owner;
+    this.syncContext();
+  }
+
+  /** Recomputes the translation context and counter slot after a change of CR3, CR4,
+   *  EPTP, VPID, mode or owner. */
+  syncContext(): void {
+    const s = this.ts;
+    this.ctr = this.counters.slot(this.owner, this.mode);
+    s.ctr = this.ctr;
+    s.owner = this.owner;
+    s.user = this.cpl === 3;
+    s.smep = this.smep;
+    s.smap = this.smap;
+    s.pcid = this.pcide ? this.cr3 % PAGE_4K : 0;
+    s.cr3Base = this.cr3 - (this.cr3 % PAGE_4K);
+    const v = this.vmcs;
+    if (this.nonRoot && v !== null) {
+      s.vpid = v.enableVpid ? v.vpid : 0;
+      s.eptOn = v.enableEpt;
+      s.eptRoot = v.enableEpt ? v.eptp - (v.eptp % PAGE_4K) : 0;
+      s.ep = v.enableEpt ? this.env.ep4taId(s.eptRoot) : 0;
+      s.eptAd = v.enableEpt && (v.eptp & 0x40) !== 0;
+    } else {
+      s.vpid = 0;
+      s.eptOn = false;
+      s.eptRoot = 0;
+      s.ep = 0;
+      s.eptAd = false;
+    }
+  }
+
+  /** Charges `n` cycles to the current slot. */
+  charge(n: number): void {
+    this.cycles += n;
+    this.ctr[C.cycles] += n;
+  }
+
+  /** Charges one retired instruction plus `cycles` (a privileged operation's own cost). */
+  retire(cycles: number): void {
+    this.ctr[C.instructions]++;
+    this.charge(cycles);
+  }
+
+  // ---- Memory access ----------------------------------------------------------------
+
+  /** Translates for an access, throwing the architectural event on a fault. */
+  translateOrTrap(la: number, access: Access): number {
+    const hpa = this.mmu.translate(la, access);
+    if (hpa < 0) this.raiseTranslationFault(access);
+    return hpa;
+  }
+
+  /** One data access of `size` bytes (not crossing a line); returns its host-physical address. */
+  private dataAccess(la: number, access: Access): number {
+    const hpa = this.translateOrTrap(la, access);
+    const kind = access === Access.Write ? AccessKind.Store : AccessKind.Load;
+    const lat =
+      this.ts.outLatency + this.env.caches.access(this.id, hpa, kind, this.owner, this.ctr);
+    this.ctr[access === Access.Write ? C.stores : C.loads]++;
+    this.charge(lat);
+    return hpa;
+  }
+
+  private splitCheck(la: number, size: number): void {
+    if (Math.floor(la / 64) !== Math.floor((la + size - 1) / 64)) {
+      throw new RangeError(`access ${hex(la)}+${size} crosses a cache line; split it`);
+    }
+  }
+
+  load8(la: number): number {
+    return this.env.mem.read8(this.dataAccess(la, Access.Read));
+  }
+
+  load32(la: number): number {
+    this.splitCheck(la, 4);
+    return this.env.mem.readU32(this.dataAccess(la, Access.Read));
+  }
+
+  /** A 64-bit load of a value known to be below 2^53 (pointers, counts). */
+  load64(la: number): number {
+    this.splitCheck(la, 8);
+    const hpa = this.dataAccess(la, Access.Read);
+    return this.env.mem.readU32(hpa + 4) * 0x1_0000_0000 + this.env.mem.readU32(hpa);
+  }
+
+  store8(la: number, v: number): void {
+    this.env.mem.write8(this.dataAccess(la, Access.Write), v);
+  }
+
+  store32(la: number, v: number): void {
+    this.splitCheck(la, 4);
+    this.env.mem.writeU32(this.dataAccess(la, Access.Write), v);
+  }
+
+  store64(la: number, v: number): void {
+    this.splitCheck(la, 8);
+    this.env.mem.write64n(this.dataAccess(la, Access.Write), v);
+  }
+
+  /** Touches one line for reading without using its value (e.g. a struct field read
+   *  whose value the model keeps elsewhere). */
+  touch(la: number, write = false): void {
+    this.dataAccess(la, write ? Access.Write : Access.Read);
+  }
+
+  /** Reads `len` bytes at `la`, one access per line touched (as a string copy would). */
+  readBytes(la: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let off = 0;
+    while (off < len) {
+      const a = la + off;
+      const n = Math.min(64 - (a % 64), len - off);
+      const hpa = this.dataAccess(a, Access.Read);
+      out.set(this.env.mem.readBytes(hpa, n), off);
+      off += n;
+    }
+    return out;
+  }
+
+  writeBytes(la: number, bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) {
+      const a = la + off;
+      const n = Math.min(64 - (a % 64), bytes.length - off);
+      const hpa = this.dataAccess(a, Access.Write);
+      this.env.mem.writeBytes(hpa, bytes.subarray(off, off + n));
+      off += n;
+    }
+  }
+
+  // ---- Instruction fetch and execution ------------------------------------------------
+
+  /**
+   * Fetches the code bytes [rip, rip+len) through the ITLB and L1I. An L1I and ITLB hit is
+   * hidden by the front end (decoded-µop delivery overlaps execution), so only the latency
+   * beyond a hit is charged: an STLB hit or walk, an L2/LLC/DRAM access.
+   */
+  fetch(rip: number, len: number): void {
+    let a = rip;
+    const end = rip + len;
+    while (a < end) {
+      const hpa = this.translateOrTrap(a, Access.Fetch);
+      const lat = this.env.caches.access(this.id, hpa, AccessKind.Fetch, this.owner, this.ctr);
+      this.ctr[C.fetches]++;
+      const extra =
+        Math.max(0, this.ts.outLatency - this.tlbL1Latency) + Math.max(0, lat - this.l1iLatency);
+      if (extra > 0) this.charge(extra);
+      a = a - (a % 64) + 64;
+    }
+  }
+
+  /**
+   * Runs straight-line code: `instructions` instructions occupying `bytes` bytes at `rip`.
+   * Fetches them and charges the instructions at the profile's CPI; memory operands are
+   * separate load/store calls.
+   */
+  exec(rip: number, bytes: number, instructions: number): void {
+    this.fetch(rip, bytes);
+    this.ctr[C.instructions] += instructions;
+    this.charge(instructions * this.cpi);
+    this.rip = rip + bytes;
+  }
+
+  /**
+   * Fetches the instruction at `rip` and checks its bytes are `enc`; anything else there
+   * means the instruction is not at this address, which the model reports as #UD.
+   */
+  fetchInstruction(rip: number, enc: readonly number[]): void {
+    this.fetch(rip, enc.length);
+    for (let i = 0; i < enc.length; i++) {
+      const hpa = this.mmu.translate(rip + i, Access.Fetch);
+      if (hpa < 0) this.raiseTranslationFault(Access.Fetch);
+      if (this.env.mem.read8(hpa) !== enc[i]) {
+        this.rip = rip;
+        this.raiseException(Vector.UD, -1);
+      }
+    }
+    this.rip = rip;
+  }
+
+  // ---- Events -----------------------------------------------------------------------
+
+  /** A translation fault: #PF to the guest, or an EPT violation/misconfiguration exit. */
+  raiseTranslationFault(access: Access): never {
+    const s = this.ts;
+    if (s.fault === FaultKind.PageFault) {
+      this.cr2 = s.faultLa;
+      this.raiseException(Vector.PF, s.pfec, s.faultLa);
+    }
+    const reason =
+      s.fault === FaultKind.EptViolation ? ExitReason.EptViolation : ExitReason.EptMisconfig;
+    void access;
+    this.vmExit(reason, s.eptQual, s.faultGpa, s.faultLa);
+  }
+
+  /**
+   * Delivers exception `vector` (error code < 0: none). In non-root mode an exception whose
+   * bit is set in the exception bitmap causes a VM exit (SDM Vol. 3C §26.2); otherwise it
+   * goes through the guest IDT: the gate is read, a frame is pushed on the kernel stack
+   * (TSS.RSP0 when coming from CPL 3), and the core continues at the handler in CPL 0.
+   */
+  raiseException(vector: number, errorCode: number, cr2 = 0): never {
+    this.ctr[C.exceptions]++;
+    if (this.nonRoot && this.vmcs !== null && (this.vmcs.exceptionBitmap & (1 << vector)) !== 0) {
+      this.vmExit(ExitReason.ExceptionOrNmi, 0, 0, cr2);
+    }
+    this.charge(this.profile.ops.exceptionEntry);
+    this.deliver(vector, errorCode, vector === Vector.DF);
+    throw new Trap(this.id, {
+      kind: 'exception',
+      vector,
+      errorCode: Math.max(errorCode, 0),
+      cr2,
+      rip: this.rip,
+    });
+  }
+
+  /** The IDT gate read and frame push shared by exceptions and interrupts. A page fault
+   *  while delivering becomes #DF, and one while delivering #DF a triple fault (SDM §6.15);
+   *  an EPT violation while delivering is a VM exit like any other. */
+  deliver(vector: number, errorCode: number, isDoubleFault: boolean): void {
+    const fromRip = this.rip;
+    const fromCpl = this.cpl;
+    const fromRsp = this.regs[R.RSP]!;
+    const fromFlags = this.rflags;
+    // Gate reads and frame pushes are supervisor accesses whatever the CPL (SDM §4.6).
+    this.cpl = 0;
+    this.syncContext();
+    const fail = (why: string): never => {
+      this.cpl = fromCpl;
+      this.rip = fromRip;
+      this.syncContext();
+      if (isDoubleFault) this.tripleFault(`delivering vector ${vector}: ${why}`);
+      this.deliver(Vector.DF, 0, true);
+      throw new Trap(this.id, {
+        kind: 'exception',
+        vector: Vector.DF,
+        errorCode: 0,
+        cr2: 0,
+        rip: fromRip,
+      });
+    };
+    const access = (la: number, write: boolean): number => {
+      const hpa = this.mmu.translate(la, write ? Access.Write : Access.Read);
+      if (hpa < 0) {
+        if (this.ts.fault !== FaultKind.PageFault) this.raiseTranslationFault(Access.Read);
+        return fail(`page fault at ${hex(la)}`);
+      }
+      const kind = write ? AccessKind.Store : AccessKind.Load;
+      this.charge(
+        this.ts.outLatency + this.env.caches.access(this.id, hpa, kind, this.owner, this.ctr),
+      );
+      return hpa;
+    };
+    if (this.idtBase < 0) fail('no IDT loaded');
+    const mem = this.env.mem;
+    const gate = access(this.idtBase + vector * 16, false);
+    // 64-bit gate (SDM §6.14.1): offset 15:0, selector, IST, attributes (P = bit 15 of the
+    // second dword), offset 31:16, offset 63:32.
+    const w0 = mem.readU32(gate);
+    const w1 = mem.readU32(gate + 4);
+    const w2 = mem.readU32(gate + 8);
+    if ((w1 & 0x8000) === 0) fail(`IDT gate ${vector} not present`);
+    const handler = w2 * 0x1_0000_0000 + (((w1 & 0xffff_0000) >>> 0) | (w0 & 0xffff));
+    let sp = fromCpl === 3 ? this.rsp0 : fromRsp;
+    sp -= sp % 16;
+    const frame = [0x2b, fromRsp, fromFlags, fromCpl === 3 ? CS_USER : CS_KERNEL, fromRip];
+    if (errorCode >= 0) frame.push(errorCode);
+    for (const v of frame) {
+      sp -= 8;
+      mem.write64n(access(sp, true), v);
+    }
+    this.regs[R.RSP] = sp;
+    this.rflags &= ~RFLAGS_IF;
+    this.rip = handler;
+  }
+
+  /** A triple fault: a VM exit in non-root mode (reason 2), else the machine shuts down. */
+  tripleFault(why: string): never {
+    if (this.nonRoot) this.vmExit(ExitReason.TripleFault, 0, 0, 0);
+    throw new Trap(this.id, { kind: 'shutdown', reason: `triple fault (${why})` });
+  }
+
+  /** VM exit (SDM Vol. 3C ch. 28): records the reason, saves guest state, loads host state.
+   *  Without VPID, linear and combined mappings of VPID 0 are invalidated. */
+  vmExit(reason: number, qualification: number, gpa: number, gla: number): never {
+    const v = this.vmcs;
+    if (!this.nonRoot || v === null) throw new Error('VM exit outside VMX non-root operation');
+    v.exitReason = reason;
+    v.exitQualification = qualification;
+    v.guestPhysicalAddress = gpa;
+    v.guestLinearAddress = gla;
+    v.guestRip = this.rip;
+    v.guestRsp = this.regs[R.RSP]!;
+    v.guestRflags = this.rflags;
+    v.guestCr3 = this.cr3;
+    v.guestCpl = this.cpl;
+    this.ctr[C.vmexits]++;
+    this.ctr[exitCounter(reason)]++;
+    this.charge(this.profile.ops.vmExit);
+    this.env.trace.emit(
+      this.id,
+      this.cycles,
+      'vmexit',
+      `reason ${reason} qual ${hex(qualification)}`,
+    );
+    this.nonRoot = false;
+    this.cpl = 0;
+    this.cr3 = v.hostCr3;
+    this.rip = v.hostRip;
+    this.regs[R.RSP] = v.hostRsp;
+    if (!v.enableVpid) this.mmu.onVmTransitionWithoutVpid();
+    this.syncContext();
+    throw new Trap(this.id, {
+      kind: 'vmexit',
+      reason,
+      qualification,
+      guestPhysical: gpa,
+      guestLinear: gla,
+      rip: v.guestRip,
+    });
+  }
+}
+
+function exitCounter(reason: number): number {
+  switch (reason) {
+    case ExitReason.Cpuid:
+      return C.vmexitCpuid;
+    case ExitReason.Vmcall:
+      return C.vmexitVmcall;
+    case ExitReason.EptViolation:
+      return C.vmexitEptViolation;
+    case ExitReason.EptMisconfig:
+      return C.vmexitEptMisconfig;
+    case ExitReason.Vmfunc:
+      return C.vmexitVmfunc;
+    default:
+      return C.vmexitOther;
+  }
+}

@@ -1,0 +1,101 @@
+// The caches of the whole machine: L1I, L1D and L2 per core, one LLC shared by all.
+// Levels are non-inclusive, non-exclusive: a miss fills every level it missed in, and an
+// eviction at one level does not invalidate the others. Writes allocate and are
+// write-back; the bandwidth of write-backs is not charged. A store invalidates the line in
+// every other core's private caches (write-invalidate coherence): their next access to it
+// misses to the LLC, which is what a cross-core transfer costs to first order.
+
+import { C } from './counters.ts';
+import { SetAssocCache } from './cache.ts';
+import type { CpuProfile } from './profile-schema.ts';
+
+export const enum AccessKind {
+  Load = 0,
+  Store = 1,
+  Fetch = 2,
+}
+
+export interface CoreCaches {
+  readonly l1i: SetAssocCache;
+  readonly l1d: SetAssocCache;
+  readonly l2: SetAssocCache;
+}
+
+export class MemoryHierarchy {
+  readonly cores: CoreCaches[];
+  readonly llc: SetAssocCache;
+  readonly dramLatency: number;
+  readonly lineBytes: number;
+
+  constructor(profile: CpuProfile, coreCount: number) {
+    const c = profile.caches;
+    this.cores = [];
+    for (let i = 0; i < coreCount; i++) {
+      this.cores.push({
+        l1i: new SetAssocCache(`core${i}.l1i`, c.l1i),
+        l1d: new SetAssocCache(`core${i}.l1d`, c.l1d),
+        l2: new SetAssocCache(`core${i}.l2`, c.l2),
+      });
+    }
+    this.llc = new SetAssocCache('llc', c.llc);
+    this.dramLatency = c.dramLatency;
+    this.lineBytes = c.l1d.lineBytes;
+  }
+
+  /**
+   * One access to the line holding `hpa` from `core`; returns its latency in cycles and
+   * counts hits and misses into `ctr` (the core's current counter slot).
+   */
+  access(core: number, hpa: number, kind: AccessKind, owner: number, ctr: Float64Array): number {
+    const line = Math.floor(hpa / this.lineBytes);
+    const cc = this.cores[core]!;
+    const l1 = kind === AccessKind.Fetch ? cc.l1i : cc.l1d;
+    let lat: number;
+    if (kind === AccessKind.Store && this.cores.length > 1) this.invalidateOthers(core, line, ctr);
+    if (l1.lookup(line)) {
+      ctr[kind === AccessKind.Fetch ? C.l1iHit : C.l1dHit]++;
+      lat = l1.latency;
+    } else {
+      ctr[kind === AccessKind.Fetch ? C.l1iMiss : C.l1dMiss]++;
+      if (cc.l2.lookup(line)) {
+        ctr[C.l2Hit]++;
+        lat = cc.l2.latency;
+      } else {
+        ctr[C.l2Miss]++;
+        if (this.llc.lookup(line)) {
+          ctr[C.llcHit]++;
+          lat = this.llc.latency;
+        } else {
+          ctr[C.llcMiss]++;
+          lat = this.dramLatency;
+          this.llc.fill(line, owner);
+        }
+        cc.l2.fill(line, owner);
+      }
+      l1.fill(line, owner);
+    }
+    ctr[C.memCycles] += lat;
+    return lat;
+  }
+
+  private invalidateOthers(core: number, line: number, ctr: Float64Array): void {
+    for (let i = 0; i < this.cores.length; i++) {
+      if (i === core) continue;
+      const o = this.cores[i]!;
+      const a = o.l1d.invalidate(line);
+      const b = o.l1i.invalidate(line);
+      const c = o.l2.invalidate(line);
+      if (a || b || c) ctr[C.coherenceInvalidations]++;
+    }
+  }
+
+  /** Empties every cache (a cold start). */
+  flushAll(): void {
+    for (const c of this.cores) {
+      c.l1i.invalidateAll();
+      c.l1d.invalidateAll();
+      c.l2.invalidateAll();
+    }
+    this.llc.invalidateAll();
+  }
+}

@@ -1,0 +1,212 @@
+// The default CPU profile (an Intel Skylake client core, as sel4bench's i7-6700) and the
+// loader for a user's own. Every figure names its source in `sources`; a figure composed
+// or derived from others says how. See docs/research/profile-sources.md for the longer
+// notes behind each choice.
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { profileSchema, type CpuProfile, type CacheLevelProfile } from './profile-schema.ts';
+
+export type { CpuProfile } from './profile-schema.ts';
+
+const PAPER = 'SkyBridge (Mi et al., EuroSys 2019), Table 1, its Intel test machine';
+const OPT = 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Skylake client';
+const SEVENCPU = '7-cpu.com, Intel Skylake (i7-6700) measurements';
+
+export const SKYLAKE: CpuProfile = {
+  name: 'skylake-client',
+  frequencyGHz: 3.4,
+  cpi: 0.5,
+  caches: {
+    l1i: { sizeBytes: 32 * 1024, ways: 8, lineBytes: 64, latency: 4 },
+    l1d: { sizeBytes: 32 * 1024, ways: 8, lineBytes: 64, latency: 4 },
+    l2: { sizeBytes: 256 * 1024, ways: 4, lineBytes: 64, latency: 12 },
+    llc: { sizeBytes: 8 * 1024 * 1024, ways: 16, lineBytes: 64, latency: 42 },
+    dramLatency: 215,
+  },
+  tlb: {
+    dtlb4k: { entries: 64, ways: 4 },
+    dtlb2m: { entries: 32, ways: 4 },
+    dtlb1g: { entries: 4, ways: 4 },
+    itlb4k: { entries: 128, ways: 8 },
+    itlb2m: { entries: 8, ways: 8 },
+    stlb: { entries: 1536, ways: 12 },
+    stlb1g: { entries: 16, ways: 4 },
+    gpa: { entries: 1536, ways: 12 },
+    l1Latency: 1,
+    stlbLatency: 9,
+  },
+  psc: {
+    pml4e: { entries: 2, ways: 2 },
+    pdpte: { entries: 4, ways: 4 },
+    pde: { entries: 32, ways: 4 },
+    eptPml4e: { entries: 2, ways: 2 },
+    eptPdpte: { entries: 4, ways: 4 },
+    eptPde: { entries: 32, ways: 4 },
+  },
+  ops: {
+    syscall: 82,
+    sysret: 75,
+    swapgs: 13,
+    movCr3: 186,
+    movCr3NoFlush: 125,
+    vmfunc: 134,
+    vmExit: 550,
+    vmEntry: 550,
+    cpuid: 100,
+    invlpg: 200,
+    invpcid: 200,
+    invept: 300,
+    invvpid: 300,
+    interruptEntry: 150,
+    iret: 60,
+    ipiSend: 100,
+    ipiLatency: 1500,
+    ibpb: 4000,
+    l1dFlush: 1000,
+    verw: 500,
+    rdtsc: 25,
+    exceptionEntry: 150,
+  },
+  sources: {
+    frequencyGHz: 'i7-6700 base clock (Intel ARK); the Skylake machine of sel4bench (kernels.md)',
+    cpi: 'estimate: straight-line integer kernel code at IPC 2; see docs/research/profile-sources.md',
+    'caches.l1i': `${OPT}: 32 KiB 8-way`,
+    'caches.l1d': `${OPT}: 32 KiB 8-way, 4-5 cycles load-to-use (4 charged; +1 for the DTLB)`,
+    'caches.l2': `${OPT}: 256 KiB 4-way, 12 cycles`,
+    'caches.llc': `${SEVENCPU}: 8 MiB 16-way, 42 cycles`,
+    'caches.dramLatency': `${SEVENCPU}: 42 cycles + 51 ns; at 3.4 GHz 42 + 173 = 215 cycles`,
+    'tlb.dtlb4k': `${OPT}: DTLB 4 KiB 64 entries 4-way`,
+    'tlb.dtlb2m': `${OPT}: DTLB 2 MiB 32 entries 4-way`,
+    'tlb.dtlb1g': `${OPT}: DTLB 1 GiB 4 entries`,
+    'tlb.itlb4k': `${OPT}: ITLB 4 KiB 128 entries 8-way`,
+    'tlb.itlb2m': `${OPT}: ITLB 2 MiB 8 entries per thread, fully associative`,
+    'tlb.stlb': `${OPT}: STLB 4 KiB + 2 MiB 1536 entries 12-way`,
+    'tlb.stlb1g': `${OPT}: STLB 1 GiB 16 entries 4-way`,
+    'tlb.gpa':
+      'no public figure for the guest-physical TLB; assumed the geometry of the STLB (assumption)',
+    'tlb.l1Latency': 'machine.md table: 1 cycle (overlapped with L1 indexing on real hardware)',
+    'tlb.stlbLatency': `${SEVENCPU}: L1 DTLB miss, STLB hit: 9 cycles`,
+    psc: 'sizes not published for Skylake; Barr et al., "Translation Caching: Skip, Don\'t Walk (the Page Table)", ISCA 2010, Intel-style PML4/PDPT/PDE caches (assumption; EPT caches given the same geometry)',
+    'ops.syscall': `${PAPER}: SYSCALL ~82 cycles`,
+    'ops.sysret': `${PAPER}: SYSRET ~75 cycles`,
+    'ops.swapgs': `derived from ${PAPER}: its no-op system call (181) ≈ SYSCALL 82 + SWAPGS 26 + SYSRET 75 = 183, so its 26 covers the entry/exit pair; an x86-64 kernel executes SWAPGS twice, 13 each`,
+    'ops.movCr3': `${PAPER}: write to CR3 186 ± 10 cycles (a flushing write)`,
+    'ops.movCr3NoFlush': `derived from ${PAPER}: KPTI adds (431 − 181) = 250 cycles to a no-op system call, two CR3 writes with the PCID no-flush bit (Linux KPTI with PCID): 125 each`,
+    'ops.vmfunc': `${PAPER}: VMFUNC (EPTP switching) 134 ± 3 cycles`,
+    'ops.vmExit': 'placeholder pending docs/research/profile-sources.md',
+    'ops.vmEntry': 'placeholder pending docs/research/profile-sources.md',
+    'ops.cpuid': 'placeholder pending docs/research/profile-sources.md',
+    'ops.invlpg': 'placeholder pending docs/research/profile-sources.md',
+    'ops.invpcid': 'placeholder pending docs/research/profile-sources.md',
+    'ops.invept': 'placeholder pending docs/research/profile-sources.md',
+    'ops.invvpid': 'placeholder pending docs/research/profile-sources.md',
+    'ops.interruptEntry': 'placeholder pending docs/research/profile-sources.md',
+    'ops.iret': 'placeholder pending docs/research/profile-sources.md',
+    'ops.ipiSend': 'placeholder pending docs/research/profile-sources.md',
+    'ops.ipiLatency': 'placeholder pending docs/research/profile-sources.md',
+    'ops.ibpb': 'placeholder pending docs/research/profile-sources.md',
+    'ops.l1dFlush': 'placeholder pending docs/research/profile-sources.md',
+    'ops.verw': 'placeholder pending docs/research/profile-sources.md',
+    'ops.rdtsc': 'Agner Fog, instruction tables, Skylake: RDTSC 25 cycles',
+    'ops.exceptionEntry': 'placeholder pending docs/research/profile-sources.md',
+  },
+};
+
+/** A profile that fails validation; the message names the field. */
+export class ProfileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProfileError';
+  }
+}
+
+const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+function checkCache(path: string, c: CacheLevelProfile): void {
+  if (!isPow2(c.lineBytes))
+    throw new ProfileError(`${path}.lineBytes: ${c.lineBytes} is not a power of two`);
+  const sets = c.sizeBytes / (c.ways * c.lineBytes);
+  if (!Number.isInteger(sets) || !isPow2(sets)) {
+    throw new ProfileError(
+      `${path}.sizeBytes: ${c.sizeBytes} is not sets × ways × lineBytes with a power-of-two number of sets (ways ${c.ways}, lineBytes ${c.lineBytes})`,
+    );
+  }
+}
+
+function checkAssoc(path: string, t: { entries: number; ways: number }): void {
+  const sets = t.entries / t.ways;
+  if (!Number.isInteger(sets) || !isPow2(sets)) {
+    throw new ProfileError(
+      `${path}.entries: ${t.entries} is not a power-of-two number of sets × ${t.ways} ways`,
+    );
+  }
+}
+
+/** Validates a whole profile: types and ranges (zod), then the consistency rules. */
+export function validateProfile(input: unknown): CpuProfile {
+  const r = profileSchema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = issue.path.join('.') || '(root)';
+    throw new ProfileError(`${path}: ${issue.message}`);
+  }
+  const p = r.data;
+  for (const k of ['l1i', 'l1d', 'l2', 'llc'] as const) checkCache(`caches.${k}`, p.caches[k]);
+  const line = p.caches.l1d.lineBytes;
+  for (const k of ['l1i', 'l2', 'llc'] as const) {
+    if (p.caches[k].lineBytes !== line) {
+      throw new ProfileError(
+        `caches.${k}.lineBytes: ${p.caches[k].lineBytes} differs from caches.l1d.lineBytes ${line}; the model needs one line size`,
+      );
+    }
+  }
+  for (const [k, v] of Object.entries(p.tlb)) if (typeof v === 'object') checkAssoc(`tlb.${k}`, v);
+  for (const [k, v] of Object.entries(p.psc)) checkAssoc(`psc.${k}`, v);
+  return p;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges a user's partial profile over a base; unknown keys are errors. */
+export function mergeProfile(base: unknown, over: unknown, path = ''): unknown {
+  if (!isPlainObject(over)) return over;
+  if (!isPlainObject(base)) {
+    throw new ProfileError(`${path || '(root)'}: expected a value, got an object`);
+  }
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const p = path ? `${path}.${k}` : k;
+    if (!(k in base) && path !== 'sources') throw new ProfileError(`${p}: unknown field`);
+    out[k] = k in base ? mergeProfile(base[k], v, p) : v;
+  }
+  return out;
+}
+
+/** Loads a profile from a YAML or JSON file, merged over the default. */
+export function loadProfile(file: string): CpuProfile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ProfileError(`cannot read profile ${file}: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (e) {
+    throw new ProfileError(
+      `profile ${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (!isPlainObject(data))
+    throw new ProfileError(`profile ${file}: expected a mapping at the top level`);
+  try {
+    return validateProfile(mergeProfile(SKYLAKE, data));
+  } catch (e) {
+    if (e instanceof ProfileError) throw new ProfileError(`profile ${file}: ${e.message}`);
+    throw e;
+  }
+}
