@@ -188,8 +188,7 @@ function encodeBlock(
       list.push(Instruction.createBranch(Code.Jmp_rel32_64, runEnd));
     for (const i of list) enc.add(i);
     return enc.encode(at);
-  } catch (e) {
-    if (process.env.SB_DEBUG) console.error(e);
+  } catch {
     return undefined; // e.g. a RIP-relative target out of ±2 GiB reach of the new address
   } finally {
     for (const i of list) i.free();
