@@ -83,6 +83,9 @@ export class Core {
   cr2 = 0;
   owner = 0;
   halted = false;
+  /** Host-physical addresses of the first fetched byte and of the next page's first byte. */
+  private fetchHpa = 0;
+  private fetchHpaNextPage = 0;
   readonly pending: PendingInterrupt[] = [];
 
   /** The counter slot of the current (owner, mode). */
@@ -259,6 +262,8 @@ export class Core {
     const end = rip + len;
     while (a < end) {
       const hpa = this.translateOrTrap(a, Access.Fetch);
+      if (a === rip) this.fetchHpa = hpa;
+      else if (a % PAGE_4K === 0) this.fetchHpaNextPage = hpa;
       const lat = this.env.caches.access(this.id, hpa, AccessKind.Fetch, this.owner, this.ctr);
       this.ctr[C.fetches]++;
       const extra =
@@ -286,10 +291,12 @@ export class Core {
    */
   fetchInstruction(rip: number, enc: readonly number[]): void {
     this.fetch(rip, enc.length);
+    const mem = this.env.mem;
+    const pageEnd = rip - (rip % PAGE_4K) + PAGE_4K;
     for (let i = 0; i < enc.length; i++) {
-      const hpa = this.mmu.translate(rip + i, Access.Fetch);
-      if (hpa < 0) this.raiseTranslationFault(Access.Fetch);
-      if (this.env.mem.read8(hpa) !== enc[i]) {
+      const a = rip + i;
+      const hpa = a < pageEnd ? this.fetchHpa + i : this.fetchHpaNextPage + (a - pageEnd);
+      if (mem.read8(hpa) !== enc[i]) {
         this.rip = rip;
         this.raiseException(Vector.UD, -1);
       }
@@ -414,6 +421,8 @@ export class Core {
     v.guestRflags = this.rflags;
     v.guestCr3 = this.cr3;
     v.guestCpl = this.cpl;
+    v.guestIdtBase = this.idtBase;
+    v.guestRsp0 = this.rsp0;
     this.ctr[C.vmexits]++;
     this.ctr[exitCounter(reason)]++;
     this.charge(this.profile.ops.vmExit);
@@ -428,6 +437,8 @@ export class Core {
     this.cr3 = v.hostCr3;
     this.rip = v.hostRip;
     this.regs[R.RSP] = v.hostRsp;
+    this.idtBase = v.hostIdtBase;
+    this.rsp0 = v.hostRsp0;
     if (!v.enableVpid) this.mmu.onVmTransitionWithoutVpid();
     this.syncContext();
     throw new Trap(this.id, {

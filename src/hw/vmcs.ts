@@ -53,11 +53,16 @@ export class Vmcs {
   guestRflags = 0x2;
   guestCr3 = 0;
   guestCpl = 0;
+  /** IDTR base and TR's RSP0, kept per side so a VM exit lands on the host's own. */
+  guestIdtBase = -1;
+  guestRsp0 = 0;
 
   // Host-state area (§25.5).
   hostRip = 0;
   hostRsp = 0;
   hostCr3 = 0;
+  hostIdtBase = -1;
+  hostRsp0 = 0;
 
   // VM-exit information (§25.9).
   exitReason = 0;

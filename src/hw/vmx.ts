@@ -99,6 +99,10 @@ export function vmEntry(core: Core, rip: number, resume: boolean): void {
   core.rip = v.guestRip;
   core.rflags = v.guestRflags;
   core.regs[R.RSP] = v.guestRsp;
+  v.hostIdtBase = core.idtBase;
+  v.hostRsp0 = core.rsp0;
+  core.idtBase = v.guestIdtBase;
+  core.rsp0 = v.guestRsp0;
   if (!v.enableVpid) core.mmu.onVmTransitionWithoutVpid();
   core.syncContext();
   core.env.trace.emit(core.id, core.cycles, 'vmentry', `to ${hex(core.rip)}`);

@@ -34,6 +34,14 @@ export const KERNEL_DATA = 0x8000_0010_0000;
 export const IDT = 0x8000_0020_0000;
 export const KSTACK_TOP = 0x8000_0030_0000;
 export const HOST_CODE = 0x200_0000;
+const HOST_IDT = 0x280_0000;
+
+function writeGateAt(mem: Machine['mem'], at: number, handler: number): void {
+  mem.write32(at, (0x10 << 16) | (handler & 0xffff));
+  mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
+  mem.write32(at + 8, Math.floor(handler / 2 ** 32));
+  mem.write32(at + 12, 0);
+}
 
 export interface GuestOptions {
   ept4k?: boolean;
@@ -102,11 +110,16 @@ export class Guest {
     v.guestCpl = o.cpl ?? 3;
     v.hostCr3 = hostPml4;
     v.hostRip = HOST_CODE + 0x100;
+    v.hostRsp = HOST_CODE + 0x10_0000;
     const c = this.core;
     c.cr3 = hostPml4;
     c.pcide = o.pcide ?? false;
-    c.idtBase = IDT;
-    c.rsp0 = KSTACK_TOP;
+    // The host's own IDT (identity-mapped) with every gate at HOST_CODE + 0x800.
+    c.idtBase = HOST_IDT;
+    c.rsp0 = HOST_CODE + 0x10_0000;
+    for (let vec = 0; vec < 32; vec++) writeGateAt(mem, HOST_IDT + vec * 16, HOST_CODE + 0x800);
+    v.guestIdtBase = IDT;
+    v.guestRsp0 = KSTACK_TOP;
     c.syncContext();
     vmxonAndLoad(c, v);
     const launch = this.hostCode(ENC.vmlaunch);
@@ -162,12 +175,7 @@ export class Guest {
   }
 
   writeGate(vector: number, handler: number): void {
-    const at = this.resolve(IDT) + vector * 16;
-    const mem = this.m.mem;
-    mem.write32(at, (0x10 << 16) | (handler & 0xffff));
-    mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
-    mem.write32(at + 8, Math.floor(handler / 2 ** 32));
-    mem.write32(at + 12, 0);
+    writeGateAt(this.m.mem, this.resolve(IDT) + vector * 16, handler);
   }
 
   /** Adds an EPT (identity, 1 GiB pages) to the EPTP list at `index`; returns its root. */
