@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { registerBinaryCommands } from './commands/binary.ts';
+import { registerExperimentCommands } from './commands/experiments.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError();
   // Subcommands register themselves here, one line each.
+  registerExperimentCommands(program);
   registerBinaryCommands(program);
   return program;
 }

@@ -1,0 +1,10 @@
+// Every experiment `skybridge reproduce` can run, in the order it runs them.
+
+import type { Experiment } from './experiment.ts';
+import { primitives } from './primitives.ts';
+
+export const EXPERIMENTS: readonly Experiment[] = [primitives];
+
+export function findExperiment(id: string): Experiment | undefined {
+  return EXPERIMENTS.find((e) => e.id === id);
+}

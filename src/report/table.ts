@@ -1,0 +1,46 @@
+// Renders experiment results for a terminal: one table per experiment, every value with its
+// unit, published reference figures beside the simulated ones.
+
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { ExperimentResult } from '../experiments/experiment.ts';
+
+/** Formats a number for a table: integers as they are, others to one decimal. */
+export function formatValue(v: number): string {
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
+  return v.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+}
+
+export function renderResult(r: ExperimentResult): string {
+  const hasRef = r.rows.some((row) => row.reference !== undefined);
+  const head = ['measurement', 'simulated', 'unit', ...(hasRef ? ['published'] : []), 'how'];
+  const t = new Table({
+    head: head.map((h) => pc.bold(h)),
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [48, 11, 12, ...(hasRef ? [11] : []), 44],
+  });
+  for (const row of r.rows) {
+    const ref = row.reference === undefined ? '' : formatValue(row.reference);
+    t.push([
+      row.measurement,
+      { hAlign: 'right', content: formatValue(row.value) },
+      row.unit,
+      ...(hasRef ? [{ hAlign: 'right' as const, content: ref }] : []),
+      row.note ?? '',
+    ]);
+  }
+  const sources = [
+    ...new Set(
+      r.rows.map((row) => row.referenceSource).filter((s): s is string => s !== undefined),
+    ),
+  ];
+  const lines = [pc.bold(`${r.id}: ${r.title}`), t.toString()];
+  for (const n of r.notes) lines.push(`  ${n}`);
+  if (sources.length > 0) lines.push(`  published figures: ${sources.join('; ')}`);
+  return lines.join('\n');
+}
+
+export function toJson(results: ExperimentResult[]): string {
+  return JSON.stringify({ experiments: results }, null, 2);
+}
