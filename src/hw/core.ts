@@ -133,6 +133,7 @@ export class Core {
     s.user = this.cpl === 3;
     s.smep = this.smep;
     s.smap = this.smap;
+    s.updateRights();
     s.pcid = this.pcide ? this.cr3 % PAGE_4K : 0;
     s.cr3Base = this.cr3 - (this.cr3 % PAGE_4K);
     const v = this.vmcs;
@@ -184,7 +185,8 @@ export class Core {
   }
 
   private splitCheck(la: number, size: number): void {
-    if (Math.floor(la / 64) !== Math.floor((la + size - 1) / 64)) {
+    // `la & 63` keeps the low bits exactly even above 2^32 (ToInt32 is modulo 2^32).
+    if ((la & 63) + size > 64) {
       throw new RangeError(`access ${hex(la)}+${size} crosses a cache line; split it`);
     }
   }

@@ -5,8 +5,8 @@
 
 import { PAGE_1G, PAGE_2M, PAGE_4K, PageSize } from './addr.ts';
 import { C } from './counters.ts';
-import { PageWalker, eptDenied, guestDenied } from './page-walk.ts';
-import { F_DIRTY, type InvalidateSel, type TranslationCache } from './tlb.ts';
+import { PageWalker } from './page-walk.ts';
+import { type InvalidateSel, type TranslationCache } from './tlb.ts';
 import { Access, FaultKind, type TranslationState } from './translation-state.ts';
 
 export class Mmu {
@@ -32,7 +32,7 @@ export class Mmu {
     s.fault = FaultKind.None;
     const fetch = access === Access.Fetch;
     const vpn4 = Math.floor(la / PAGE_4K);
-    const vpn2 = Math.floor(la / PAGE_2M);
+    const vpn2 = Math.floor(vpn4 / 512);
     // L1: ITLB (4K, 2M; 1 GiB mappings are held as 2 MiB fragments) or DTLB (4K, 2M, 1G).
     let t: TranslationCache = fetch ? tc.itlb4k : tc.dtlb4k;
     let i = t.find(vpn4, PageSize.Size4K, vpid, pcid, ep);
@@ -99,10 +99,11 @@ export class Mmu {
     return s.outHpa;
   }
 
-  /** Whether a cached entry's rights allow the access without a walk. */
+  /** Whether a cached entry's rights allow the access without a walk (a write also needs
+   *  the entry's D flag, SDM §4.8). */
   private allowed(flags: number, access: Access): boolean {
-    if (access === Access.Write && (flags & F_DIRTY) === 0) return false;
-    return guestDenied(this.s, flags, access) === 0 && eptDenied(flags, access) === 0;
+    const req = this.s.required[access]!;
+    return (flags & req) === req && (flags & this.s.forbidden[access]!) === 0;
   }
 
   private fillL1(la: number, access: Access, size: PageSize, base: number, flags: number): void {

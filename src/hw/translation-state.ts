@@ -5,7 +5,7 @@
 
 import type { PhysicalMemory } from './phys-mem.ts';
 import type { MemoryHierarchy } from './memory-hierarchy.ts';
-import { TranslationCache } from './tlb.ts';
+import { TranslationCache, F_DIRTY, F_ER, F_EW, F_EX, F_GNX, F_GU, F_GW } from './tlb.ts';
 import type { CpuProfile } from './profile-schema.ts';
 
 export const enum Access {
@@ -99,6 +99,24 @@ export class TranslationState {
   owner = 0;
   /** The current counter slot of the core. */
   ctr: Float64Array = new Float64Array(64);
+
+  /** Per access type (Read, Write, Fetch): entry flag bits that must be set, and bits that
+   *  must be clear, for a cached entry to serve it without a walk. Derived from the rules
+   *  of SDM §4.6 and §29.3.3.2 for the current CPL, SMEP, SMAP and WP by updateRights(). */
+  readonly required = new Int32Array(3);
+  readonly forbidden = new Int32Array(3);
+
+  updateRights(): void {
+    const sup = !this.user;
+    const userBit = sup ? 0 : F_GU;
+    this.required[Access.Read] = userBit | F_ER;
+    this.required[Access.Write] = userBit | F_EW | F_DIRTY | (sup && !this.wp ? 0 : F_GW);
+    this.required[Access.Fetch] = userBit | F_EX;
+    const smap = sup && this.smap ? F_GU : 0;
+    this.forbidden[Access.Read] = smap;
+    this.forbidden[Access.Write] = smap;
+    this.forbidden[Access.Fetch] = F_GNX | (sup && this.smep ? F_GU : 0);
+  }
 
   // --- outputs of the last translation ---
   outHpa = 0;
