@@ -210,13 +210,21 @@ export class Mmu {
   }
 
   /** INVEPT (SDM Vol. 3C §29.4.3.1): guest-physical and combined mappings of one EP4TA (type
-   *  1, `ep` its id) or of all (type 2), for every VPID and PCID. */
+   *  1, `ep` its id) or of all (type 2), for every VPID and PCID. Linear mappings (made with
+   *  EPT off, EP4TA id 0) are neither, and survive both types. */
   invept(type: number, ep: number): number {
-    const sel = { vpid: -1, pcid: -1, ep: type === 1 ? ep : -1, addr: -1, global: true };
-    return this.inv(
-      [...this.linearStructures(), ...this.guestPscs(), ...this.eptStructures()],
-      sel,
-    );
+    const structs = [...this.linearStructures(), ...this.guestPscs(), ...this.eptStructures()];
+    if (type === 1) return this.inv(structs, { vpid: -1, pcid: -1, ep, addr: -1, global: true });
+    let n = 0;
+    for (const t of structs) {
+      for (let i = 0; i < t.entries; i++) {
+        if (t.ep[i] !== 0 && t.flags[i] !== 0) {
+          t.invalidateIndex(i);
+          n++;
+        }
+      }
+    }
+    return this.count(n);
   }
 
   /** INVVPID: type 0 one address, 1 one VPID, 2 all VPIDs but 0, 3 one VPID except global. */
