@@ -311,10 +311,7 @@ export class Core {
   /** A translation fault: #PF to the guest, or an EPT violation/misconfiguration exit. */
   raiseTranslationFault(access: Access): never {
     const s = this.ts;
-    if (s.fault === FaultKind.PageFault) {
-      this.cr2 = s.faultLa;
-      this.raiseException(Vector.PF, s.pfec, s.faultLa);
-    }
+    if (s.fault === FaultKind.PageFault) this.raiseException(Vector.PF, s.pfec, s.faultLa);
     const reason =
       s.fault === FaultKind.EptViolation ? ExitReason.EptViolation : ExitReason.EptMisconfig;
     void access;
@@ -330,8 +327,11 @@ export class Core {
   raiseException(vector: number, errorCode: number, cr2 = 0): never {
     this.ctr[C.exceptions]++;
     if (this.nonRoot && this.vmcs !== null && (this.vmcs.exceptionBitmap & (1 << vector)) !== 0) {
-      this.vmExit(ExitReason.ExceptionOrNmi, 0, 0, cr2);
+      // A #PF that causes a VM exit leaves CR2 unwritten, and the exit qualification is the
+      // faulting linear address (SDM Vol. 3C §28.1, §28.2.1).
+      this.vmExit(ExitReason.ExceptionOrNmi, vector === Vector.PF ? cr2 : 0, 0, cr2);
     }
+    if (vector === Vector.PF) this.cr2 = cr2;
     this.charge(this.profile.ops.exceptionEntry);
     this.deliver(vector, errorCode, vector === Vector.DF);
     throw new Trap(this.id, {
