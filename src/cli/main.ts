@@ -24,7 +24,9 @@ export async function main(argv: string[]): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`${pc.red('skybridge: error:')} ${msg}\n`);
+    // Colour only on a terminal: an error read by another program stays plain text.
+    const red = process.stderr.isTTY ? pc.red : (t: string): string => t;
+    process.stderr.write(`${red('skybridge: error:')} ${msg}\n`);
     process.exitCode = 1;
   }
 }

@@ -2,7 +2,7 @@
 // unit, published reference figures beside the simulated ones.
 
 import Table from 'cli-table3';
-import pc from 'picocolors';
+import { style as pc } from './style.ts';
 import type { ExperimentResult } from '../experiments/experiment.ts';
 
 /** Formats a number for a table: integers as they are, others to one decimal. */

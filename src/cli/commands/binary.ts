@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import pc from 'picocolors';
+import { style as pc } from '../../report/style.ts';
 import { UsageError } from '../errors.ts';
 import { readInput, writeOutputAtomically } from '../../binary/file-io.ts';
 import { hex, toJson } from '../../binary/json.ts';
