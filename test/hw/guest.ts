@@ -128,6 +128,41 @@ export class Guest {
     vmEntry(c, launch, false);
   }
 
+  /**
+   * Launches core `i` (of a machine built with `cores` > i) into the same guest: its own
+   * VMCS (VPID i + 1, the same EPT, EPTP list and guest page table), the host's IDT and
+   * page table for root mode, and a kernel stack page of its own below core 0's.
+   */
+  launchCore(i: number, cpl: 0 | 3 = 3): Core {
+    const c = this.m.core(i);
+    const v0 = this.vmcs;
+    const v = new Vmcs(this.host.alloc() as never);
+    v.enableEpt = true;
+    v.enableVpid = v0.enableVpid;
+    v.vpid = i + 1;
+    v.eptp = makeEptp(this.eptRoot);
+    v.enableVmFunctions = v0.enableVmFunctions;
+    v.vmFunctionControls = v0.vmFunctionControls;
+    v.eptpListAddress = this.eptpList;
+    v.guestCr3 = this.pml4 + (this.core.pcide ? 1 : 0);
+    v.guestCpl = cpl;
+    v.hostCr3 = v0.hostCr3;
+    v.hostRip = v0.hostRip;
+    v.hostRsp = v0.hostRsp - i * PAGE_4K;
+    v.guestIdtBase = IDT;
+    v.guestRsp0 = KSTACK_TOP - i * PAGE_4K;
+    c.cr3 = v0.hostCr3;
+    c.pcide = this.core.pcide;
+    c.idtBase = HOST_IDT;
+    c.rsp0 = v.hostRsp;
+    c.syncContext();
+    vmxonAndLoad(c, v);
+    v.guestRip = USER_CODE;
+    v.guestRsp = KSTACK_TOP - i * PAGE_4K - 0x100;
+    vmEntry(c, this.hostCode(ENC.vmlaunch), false);
+    return c;
+  }
+
   /** Maps [la, la+len) to fresh guest frames. */
   mapData(la: number, len: number, f: GuestFlags): number {
     const pa = this.dataNext;
