@@ -31,6 +31,8 @@ export const RFLAGS_IF = 1 << 9;
 /** Code-segment selectors; the low two bits are the privilege level. */
 export const CS_KERNEL = 0x10;
 export const CS_USER = 0x33;
+export const SS_KERNEL = 0x18;
+export const SS_USER = 0x2b;
 
 /** What a core needs from the machine around it. */
 export interface CoreEnv {
@@ -392,7 +394,13 @@ export class Core {
     const handler = w2 * 0x1_0000_0000 + (((w1 & 0xffff_0000) >>> 0) | (w0 & 0xffff));
     let sp = fromCpl === 3 ? this.rsp0 : fromRsp;
     sp -= sp % 16;
-    const frame = [0x2b, fromRsp, fromFlags, fromCpl === 3 ? CS_USER : CS_KERNEL, fromRip];
+    const frame = [
+      fromCpl === 3 ? SS_USER : SS_KERNEL,
+      fromRsp,
+      fromFlags,
+      fromCpl === 3 ? CS_USER : CS_KERNEL,
+      fromRip,
+    ];
     if (errorCode >= 0) frame.push(errorCode);
     for (const v of frame) {
       sp -= 8;

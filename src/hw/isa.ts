@@ -13,14 +13,15 @@ import { ExitReason } from './vmcs.ts';
  *  IA32_FMASK clears IF (as every x86-64 kernel sets it). Touches no memory. */
 export function syscall(core: Core, rip: number): void {
   core.fetchInstruction(rip, ENC.syscall);
+  // Charged to the mode it starts in (user), like its fetch.
+  core.ctr[C.syscalls]++;
+  core.retire(core.profile.ops.syscall);
   core.regs[R.RCX] = rip + ENC.syscall.length;
   core.regs[R.R11] = core.rflags;
   core.rflags &= ~RFLAGS_IF;
   core.cpl = 0;
   core.rip = core.lstar;
   core.syncContext();
-  core.ctr[C.syscalls]++;
-  core.retire(core.profile.ops.syscall);
   core.env.trace.emit(core.id, core.cycles, 'syscall', `from ${hex(rip)}`);
 }
 
@@ -32,7 +33,8 @@ export function sysret(core: Core, rip: number): void {
   const target = core.regs[R.RCX]!;
   if (target >= 2 ** 47) core.raiseException(Vector.GP, 0);
   core.retire(core.profile.ops.sysret);
-  core.rflags = (core.regs[R.R11]! | 0x2) >>> 0;
+  // RFLAGS ← (R11 & 3C7FD7H) | 2 (SDM Vol. 2B SYSRET: RF, VM and reserved bits cleared).
+  core.rflags = ((core.regs[R.R11]! & 0x3c7fd7) | 0x2) >>> 0;
   core.cpl = 3;
   core.rip = target;
   core.syncContext();

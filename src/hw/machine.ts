@@ -124,13 +124,13 @@ export class Machine implements CoreEnv {
     throw new Trap(core.id, { kind: 'interrupt', vector: p.vector, rip });
   }
 
-  /** HLT: the core sleeps until its next interrupt arrives (its clock jumps there). */
+  /** HLT: the core sleeps until its next interrupt arrives (its clock jumps there). The
+   *  caller enables interrupts first (STI; HLT), as an idle loop does. */
   halt(core: Core): void {
     const p = core.pending[0];
     if (p === undefined)
       throw new Trap(core.id, { kind: 'shutdown', reason: 'HLT with no interrupt pending' });
     if (p.time > core.cycles) core.charge(p.time - core.cycles);
-    core.rflags |= RFLAGS_IF;
   }
 
   /** The core to run next: the one whose clock is earliest (ties: lowest id). */

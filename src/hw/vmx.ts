@@ -77,8 +77,8 @@ export class VmxFail extends Error {
  * VMLAUNCH / VMRESUME (SDM Vol. 2C; checks §27.2–27.3): in root mode at CPL 0 with a
  * current VMCS; launch state must match the instruction; the EPTP must be valid; VPID must
  * be non-zero when enabled. Loads guest state and enters non-root mode. Without VPID the
- * linear and combined mappings of VPID 0 are invalidated. `resume` advances the guest RIP
- * past the exiting instruction when `skipInstruction` is set (as the VMM does for VMCALL).
+ * linear and combined mappings of VPID 0 are invalidated. The VMM advances the guest RIP
+ * past an exiting instruction itself (guestRip += exitInstructionLength) before resuming.
  */
 export function vmEntry(core: Core, rip: number, resume: boolean): void {
   core.fetchInstruction(rip, resume ? ENC.vmresume : ENC.vmlaunch);

@@ -220,7 +220,7 @@ test('a timer armed with setTimer (TSC deadline) fires at its deadline', () => {
   assert.equal(c0.rip, TIMER_HANDLER);
 });
 
-test('HLT advances the core’s clock to the next arrival and enables interrupts; with nothing pending it is a shutdown', () => {
+test('HLT advances the core’s clock to the next arrival and leaves IF as it was (STI comes first); with nothing pending it is a shutdown', () => {
   const { g, c0, others } = machine();
   const c1 = others[0]!;
   const t = c0.cycles + 12_345;
@@ -229,7 +229,9 @@ test('HLT advances the core’s clock to the next arrival and enables interrupts
   c0.rflags &= ~RFLAGS_IF;
   g.m.halt(c0);
   assert.equal(c0.cycles, t);
-  assert.equal(c0.rflags & RFLAGS_IF, RFLAGS_IF);
+  assert.equal(c0.rflags & RFLAGS_IF, 0);
+  assert.equal(g.m.interruptDue(c0), false);
+  c0.rflags |= RFLAGS_IF;
   assert.equal(g.m.interruptDue(c0), true);
   // An arrival already in the past: the clock does not move.
   take(g, c0);
