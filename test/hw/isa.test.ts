@@ -10,7 +10,7 @@ import { Guest, IDT, KERNEL_CODE, KSTACK_TOP, USER_CODE, USER_DATA } from './gue
 import { exitToRoot, isException, isGP, isUD, isVmExit } from './util.ts';
 import { PAGE_4K } from '../../src/hw/addr.ts';
 import { CS_KERNEL, CS_USER, R, RFLAGS_IF, type Core } from '../../src/hw/core.ts';
-import { C, Mode } from '../../src/hw/counters.ts';
+import { Mode } from '../../src/hw/counters.ts';
 import { ENC } from '../../src/hw/encodings.ts';
 import {
   MSR,
