@@ -128,7 +128,7 @@ export function iretq(core: Core, rip: number): void {
   core.fetchInstruction(rip, ENC.iretq);
   let sp = core.regs[R.RSP]!;
   const pop = (): number => {
-    const v = core.load64(sp);
+    const v = core.microcodeLoad64(sp);
     sp += 8;
     return v;
   };

@@ -107,10 +107,11 @@ export class Machine implements CoreEnv {
 
   /**
    * Delivers the first arrived interrupt: a VM exit (reason 1) in non-root mode with
-   * "external-interrupt exiting", else through the IDT of the running (guest) kernel.
-   * Throws the Trap that unwinds the interrupted code.
+   * "external-interrupt exiting", else through the IDT of the running (guest) kernel, which
+   * leaves the core in CPL 0 at the handler. Returns the vector. For a caller that drives
+   * the kernel's code itself; `takeInterrupt` is the variant that unwinds the interrupted code.
    */
-  takeInterrupt(core: Core): never {
+  deliverInterrupt(core: Core): number {
     const p = core.pending.shift();
     if (p === undefined) throw new Error(`core ${core.id}: no pending interrupt`);
     core.ctr[C.interrupts]++;
@@ -118,10 +119,17 @@ export class Machine implements CoreEnv {
     if (core.nonRoot && core.vmcs?.externalInterruptExiting) {
       core.vmExit(ExitReason.ExternalInterrupt, 0, 0, 0);
     }
-    const rip = core.rip;
     core.charge(this.profile.ops.interruptEntry);
     core.deliver(p.vector, -1, false);
-    throw new Trap(core.id, { kind: 'interrupt', vector: p.vector, rip });
+    return p.vector;
+  }
+
+  /** Delivers the first arrived interrupt (see deliverInterrupt) and throws the Trap that
+   *  unwinds the interrupted code. */
+  takeInterrupt(core: Core): never {
+    const rip = core.rip;
+    const vector = this.deliverInterrupt(core);
+    throw new Trap(core.id, { kind: 'interrupt', vector, rip });
   }
 
   /** HLT: the core sleeps until its next interrupt arrives (its clock jumps there). The

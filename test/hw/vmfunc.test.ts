@@ -176,7 +176,10 @@ test('warm VMFUNC costs exactly the profile figure; a cold EPTP-list line adds i
   vmfunc(g.core, at);
   const p = g.m.profile;
   // The code line and the list line both come from DRAM now.
-  assert.equal(g.core.cycles - b2, p.ops.vmfunc + 2 * (p.caches.dramLatency - p.caches.l1d.latency));
+  assert.equal(
+    g.core.cycles - b2,
+    p.ops.vmfunc + 2 * (p.caches.dramLatency - p.caches.l1d.latency),
+  );
 });
 
 test('VMCALL in non-root mode is a VM exit (reason 18); VM exit + entry cost the profile figures', () => {
