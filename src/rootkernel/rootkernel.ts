@@ -112,12 +112,18 @@ export class Rootkernel {
       const v = new Vmcs(pool.take() as never);
       this.vmcs.push(v);
       const top = stackTop(l, core.id);
+      // Secondary controls "enable EPT" and "enable VPID" (SDM Vol. 3C §25.6.2); VPID 1 on
+      // every core (TLBs are per core, so one guest needs one tag), never 0 (§27.2.1.1).
       v.enableEpt = true;
       v.enableVpid = true;
       v.vpid = 1;
+      // "Enable VM functions" and VM-function control bit 0, EPTP switching (§25.6.14,
+      // §26.5.6.3); the list is this core's page, entry 0 the base EPTP.
       v.enableVmFunctions = true;
-      v.vmFunctionControls = 1; // bit 0: EPTP switching (§26.5.6.3)
+      v.vmFunctionControls = 1;
       v.eptpListAddress = list;
+      // What must NOT exit (§26.1.3): CR3 loads (primary control bit 15), external
+      // interrupts (pin-based bit 0), HLT, and no exception (bitmap 0, §25.6.3).
       v.cr3LoadExiting = false;
       v.externalInterruptExiting = false;
       v.hltExiting = false;
