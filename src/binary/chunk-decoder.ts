@@ -39,6 +39,8 @@ export class ChunkDecoder {
   /** Instructions decoded for the previous hit, which may also cover the next one. */
   private recent: DecodedInstruction[] = [];
   private nextIp = 0n;
+  /** Start of the first undecodable instruction the sweep of this chunk met, if any. */
+  private firstInvalid: bigint | undefined;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -69,6 +71,15 @@ export class ChunkDecoder {
     this.chunkIndex = index;
     this.nextIp = c.start;
     this.recent = [];
+    this.firstInvalid = undefined;
+  }
+
+  /** Where the sweep of chunk `index` met undecodable bytes before `ip`, if it did. */
+  invalidBefore(index: number, ip: bigint): bigint | undefined {
+    if (index !== this.chunkIndex) return undefined;
+    return this.firstInvalid !== undefined && this.firstInvalid < ip
+      ? this.firstInvalid
+      : undefined;
   }
 
   private snapshot(c: Chunk): DecodedInstruction {
@@ -107,6 +118,7 @@ export class ChunkDecoder {
     const got: DecodedInstruction[] = [...found];
     while (this.nextIp < to && dec.canDecode) {
       dec.decodeOut(this.ins);
+      if (this.firstInvalid === undefined && this.ins.isInvalid) this.firstInvalid = this.ins.ip;
       this.nextIp = this.ins.nextIP;
       if (this.nextIp > from) got.push(this.snapshot(c));
     }

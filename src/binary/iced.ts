@@ -14,6 +14,7 @@ export const {
   Formatter,
   FormatterSyntax,
   Instruction,
+  InstructionInfoFactory,
   MemoryOperand,
   Mnemonic,
   OpKind,

@@ -22,11 +22,19 @@ interface Where {
   symbol: string | undefined;
 }
 
+/**
+ * Set on a code occurrence when nothing shows that its bytes are code rather than data the
+ * linear sweep decoded (see README.md, "Code or data"): why it may be data.
+ */
+interface Doubt {
+  possiblyData?: string;
+}
+
 export type Occurrence = Where &
   (
-    | { kind: 'vmfunc'; instruction: InstructionInfo }
-    | { kind: 'in-instruction'; instruction: InstructionInfo }
-    | { kind: 'spanning'; instructions: InstructionInfo[] }
+    | ({ kind: 'vmfunc'; instruction: InstructionInfo } & Doubt)
+    | ({ kind: 'in-instruction'; instruction: InstructionInfo } & Doubt)
+    | ({ kind: 'spanning'; instructions: InstructionInfo[] } & Doubt)
     | { kind: 'data'; reason: string }
     | { kind: 'undecodable'; reason: string }
   );
@@ -39,16 +47,24 @@ export function isCodeOccurrence(o: Occurrence): boolean {
 }
 
 export function describeOccurrence(o: Occurrence): string {
+  const doubt = (d: Doubt): string => (d.possiblyData ? ` (possibly data: ${d.possiblyData})` : '');
   switch (o.kind) {
     case 'vmfunc':
-      return `VMFUNC instruction`;
+      return `VMFUNC instruction${doubt(o)}`;
     case 'in-instruction':
-      return `${o.instruction.fields.join('+')} of \`${o.instruction.text}\``;
+      return `${o.instruction.fields.join('+')} of \`${o.instruction.text}\`${doubt(o)}`;
     case 'spanning':
-      return `across ${o.instructions.map((i) => `\`${i.text}\` (${i.fields.join('+')})`).join(' and ')}`;
+      return `across ${o.instructions.map((i) => `\`${i.text}\` (${i.fields.join('+')})`).join(' and ')}${doubt(o)}`;
     case 'data':
       return `data: ${o.reason}`;
     case 'undecodable':
-      return `undecodable: ${o.reason}`;
+      return `undecodable (possibly data): ${o.reason}`;
   }
+}
+
+/** The reason a code occurrence may be data, if any. */
+export function possiblyDataReason(o: Occurrence): string | undefined {
+  return o.kind === 'vmfunc' || o.kind === 'in-instruction' || o.kind === 'spanning'
+    ? o.possiblyData
+    : undefined;
 }

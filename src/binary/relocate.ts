@@ -9,9 +9,13 @@
 //   RFLAGS alone, SDM Vol. 2). A call must therefore be the last instruction of its run.
 // - `mov reg, imm` becomes `mov reg, A; lea reg, [reg + B]` with A + B = imm: LEA does not
 //   touch RFLAGS, and for 32-bit registers it truncates as MOV r32 zero-extends.
-// - A load `mov/movzx/movsx/movsxd/lea reg, [base + index*s + D]` whose destination is not
-//   read becomes `lea reg64, [base + index*s + A]; op reg, [reg64 + B]` with A + B = D,
-//   using the destination as scratch.
+// - A load `mov/movzx/movsx/movsxd/lea reg, [base + index*s + D]` with a 32/64-bit destination
+//   becomes `lea reg64, [base + index*s + A]; op reg, [reg64 + B]` with A + B = D, using the
+//   destination as scratch (the LEA reads base and index before writing it; an 8/16-bit
+//   destination keeps its upper bits, so it takes the scratch-register form).
+// - Anything else whose immediate or displacement holds the bytes (ALU ops with an immediate,
+//   stores and read-modify-write with a displacement, ...) goes through a saved scratch
+//   register below the red zone (scratch.ts), flags intact.
 import { containsVmfuncBytes } from './byte-search.ts';
 import {
   BlockEncoder,
@@ -20,17 +24,20 @@ import {
   Instruction,
   MemoryOperand,
   Mnemonic,
+  OpKind,
   Register,
   RegisterExt,
   type IcedInstruction,
 } from './iced.ts';
 import type { InstructionField } from './instruction-fields.ts';
+import { emitScratch, planScratch, shiftedDisplacement, type ScratchPlan } from './scratch.ts';
 
 export type Step =
   | { kind: 'copy'; orig: IcedInstruction }
   | { kind: 'call'; orig: IcedInstruction }
   | { kind: 'split-imm'; orig: IcedInstruction; a: bigint; b: bigint }
-  | { kind: 'split-disp'; orig: IcedInstruction; a: bigint; b: bigint };
+  | { kind: 'split-disp'; orig: IcedInstruction; a: bigint; b: bigint }
+  | { kind: 'scratch'; orig: IcedInstruction; plan: ScratchPlan; split: bigint };
 
 export interface Relocation {
   runStart: bigint;
@@ -65,35 +72,41 @@ function toSigned64(v: bigint): bigint {
   return v >= 1n << 63n ? v - (1n << 64n) : v;
 }
 
-/** How to move one instruction, given which of its fields hold offending bytes. */
-export function planStep(
-  ins: IcedInstruction,
-  fields: Set<InstructionField>,
-  isLast: boolean,
-): Step | string {
-  if (ins.isCallNear) {
-    if (!isLast) return 'a call inside a moved run would return into the filler';
-    return { kind: 'call', orig: ins };
-  }
-  if (fields.has('immediate')) {
+/**
+ * How to move one instruction, given which of its fields hold offending bytes. A near call
+ * always ends its segment of the run (see rewriter.ts): its emulation jumps away and the callee
+ * returns to the original return address.
+ */
+export function planStep(ins: IcedInstruction, fields: Set<InstructionField>): Step | string {
+  if (ins.isCallNear) return { kind: 'call', orig: ins };
+  const imm = fields.has('immediate');
+  const disp = fields.has('displacement');
+  if (imm && !disp) {
     const ok =
       ins.mnemonic === Mnemonic.Mov &&
+      ins.op0Kind === OpKind.Register &&
       RegisterExt.isGPR(ins.op0Register) &&
       RegisterExt.size(ins.op0Register) >= 4;
-    if (!ok) return `no equivalent without the immediate is known for this instruction`;
-    return { kind: 'split-imm', orig: ins, a: 0n, b: 0n };
+    if (ok) return { kind: 'split-imm', orig: ins, a: 0n, b: 0n };
   }
-  if (fields.has('displacement')) {
+  if (disp && !imm) {
+    // The destination serves as the address register, so it must be written whole: a 32- or
+    // 64-bit destination (a 32-bit write zero-extends). It may appear in the address itself:
+    // the LEA reads it before writing it. 8/16-bit destinations keep their upper bits, so
+    // they take the scratch-register form instead.
     const dst = ins.op0Register;
-    const full = RegisterExt.isGPR(dst) ? RegisterExt.fullRegister(dst) : Register.None;
-    const usesDst = [ins.memoryBase, ins.memoryIndex].some(
-      (r) => r !== Register.None && RegisterExt.fullRegister(r) === full,
-    );
-    const addr64 = ins.memoryBase === Register.None || RegisterExt.isGPR64(ins.memoryBase);
-    if (!LOADS.has(ins.mnemonic) || full === Register.None || usesDst || !addr64) {
-      return 'no equivalent without the displacement is known for this instruction';
-    }
-    return { kind: 'split-disp', orig: ins, a: 0n, b: 0n };
+    const whole =
+      ins.op0Kind === OpKind.Register && RegisterExt.isGPR(dst) && RegisterExt.size(dst) >= 4;
+    const addr64 =
+      (ins.memoryBase === Register.None || RegisterExt.isGPR64(ins.memoryBase)) &&
+      (ins.memoryIndex === Register.None || RegisterExt.isGPR64(ins.memoryIndex));
+    if (LOADS.has(ins.mnemonic) && whole && addr64)
+      return { kind: 'split-disp', orig: ins, a: 0n, b: 0n };
+  }
+  if (imm || disp) {
+    const plan = planScratch(ins, imm, disp);
+    if (typeof plan === 'string') return plan;
+    return { kind: 'scratch', orig: ins, plan, split: 0n };
   }
   return { kind: 'copy', orig: ins };
 }
@@ -167,6 +180,10 @@ function emit(step: Step, split: bigint, runEnd: bigint, out: IcedInstruction[])
       out.push(c);
       return;
     }
+    case 'scratch':
+      step.split = split;
+      emitScratch(o, step.plan, split, out);
+      return;
   }
 }
 
@@ -218,18 +235,17 @@ export function relocate(
 ): Relocation | string {
   const runLen = Number(runEnd - runStart);
   if (runLen < 5) return 'run too short for a jump';
-  const needsSplit = steps.some((s) => s.kind === 'split-imm' || s.kind === 'split-disp');
+  const needsSplit = steps.some((s) => s.kind !== 'copy' && s.kind !== 'call');
   for (const separate of [false, true]) {
     for (let pad = 0; pad < 8; pad++) {
       for (const split of needsSplit ? SPLITS : [0n]) {
         const entry = blockBase + BigInt(pad);
-        if (
-          steps.some(
-            (s) =>
-              s.kind === 'split-disp' && !fitsI32(toSigned64(s.orig.memoryDisplacement) - split),
-          )
-        )
-          continue;
+        const outOfReach = (s: Step): boolean =>
+          (s.kind === 'split-disp' && !fitsI32(toSigned64(s.orig.memoryDisplacement) - split)) ||
+          (s.kind === 'scratch' &&
+            s.plan.addr !== undefined &&
+            !fitsI32(shiftedDisplacement(s.orig, s.plan.shift) - split));
+        if (steps.some(outOfReach)) continue;
         const code = encodeBlock(steps, split, runEnd, separate, entry);
         if (!code) continue;
         const padded = new Uint8Array(pad + code.length).fill(0xcc);

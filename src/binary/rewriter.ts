@@ -24,9 +24,14 @@ import {
   FormatterSyntax,
   type IcedInstruction,
 } from './iced.ts';
-import { inPlaceAlternatives } from './in-place.ts';
+import { inPlaceAlternatives, nopShiftAlternatives, type InPlaceEdit } from './in-place.ts';
 import type { InstructionField } from './instruction-fields.ts';
-import { isCodeOccurrence, type InstructionInfo, type Occurrence } from './occurrence.ts';
+import {
+  isCodeOccurrence,
+  possiblyDataReason,
+  type InstructionInfo,
+  type Occurrence,
+} from './occurrence.ts';
 import { planStep, relocate, type Relocation, type Step } from './relocate.ts';
 import { scanParsedElf, type ElfScan, type ProgressFn } from './scanner.ts';
 import { decodeRun, freeAll } from './site.ts';
@@ -35,13 +40,25 @@ import { verifyEdits, type EditRecord } from './verify.ts';
 export interface Change {
   /** Address of the first instruction changed. */
   address: bigint;
-  strategy: 'vmfunc-to-ud2' | 'swap-operand-form' | 'relocated';
+  strategy: 'vmfunc-to-ud2' | 'swap-operand-form' | 'nop-shift' | 'relocated';
   /** Addresses of the occurrences this change removes. */
   occurrences: bigint[];
   before: string[];
   after: string[];
   /** For 'relocated': where the equivalent code now lives. */
   movedTo?: bigint;
+  /**
+   * For 'relocated': the moved run, split after each call that is not its last instruction
+   * (the callee returns to the original return address, where a second jump continues).
+   */
+  segments?: { from: bigint; to: bigint; movedTo: bigint }[];
+  /** Set when an occurrence this change removes may lie in data (see Occurrence.possiblyData). */
+  possiblyData?: string;
+}
+
+export interface RewriteOptions {
+  /** Refuse instead of rewriting occurrences classified as possibly data. */
+  strict?: boolean;
 }
 
 export type RewriteOutcome =
@@ -91,6 +108,11 @@ function groupSites(scan: ElfScan, occs: Occurrence[]): Site[] {
   return sites;
 }
 
+function possiblyData(occs: Occurrence[]): string | undefined {
+  const reasons = occs.map(possiblyDataReason).filter((r) => r !== undefined);
+  return reasons.length > 0 ? reasons[0] : undefined;
+}
+
 function fieldsByAddress(occs: Occurrence[]): Map<bigint, Set<InstructionField>> {
   const m = new Map<bigint, Set<InstructionField>>();
   for (const o of occs)
@@ -111,6 +133,7 @@ class Rewrite {
   private targets: Set<bigint> | undefined;
   private readonly fmt = new Formatter(FormatterSyntax.Gas);
   readonly owned: IcedInstruction[] = [];
+  readonly relocations = new Map<Change, Relocation[]>();
 
   constructor(
     readonly elf: ElfFile,
@@ -137,86 +160,164 @@ class Rewrite {
     return Number(seg.offset + (addr - seg.vaddr));
   }
 
+  /** The bytes of [start, end) and of the edit, with 2 neighbours each side, after the edit. */
   private window(start: bigint, end: bigint, at: bigint, bytes: Uint8Array): Uint8Array {
-    const off = this.toFile(start) - 2;
-    const w = this.elf.bytes.slice(off, this.toFile(start) + Number(end - start) + 2);
+    const lo = at < start ? at : start;
+    const editEnd = at + BigInt(bytes.length);
+    const hi = editEnd > end ? editEnd : end;
+    const off = this.toFile(lo) - 2;
+    // A copy: elf.bytes may be a Node Buffer, whose slice() is a view onto the caller's input.
+    const w = Uint8Array.from(this.elf.bytes.subarray(off, this.toFile(lo) + Number(hi - lo) + 2));
     w.set(bytes, this.toFile(at) - off);
     return w;
+  }
+
+  private knownTargets(): Set<bigint> {
+    this.targets ??= knownTargets(this.elf, this.scan.maps);
+    this.record.targets = this.targets;
+    return this.targets;
+  }
+
+  private inPlace(s: Site, edit: InPlaceEdit, ins: IcedInstruction, before: string[]): void {
+    this.patches.push({ fileOffset: this.toFile(edit.address), bytes: edit.bytes });
+    this.record.inPlace.push({ edit, orig: ins });
+    const after =
+      edit.strategy === 'vmfunc-to-ud2'
+        ? ['ud2', ...Array<string>(edit.bytes.length - 2).fill('nop')]
+        : edit.strategy === 'nop-shift'
+          ? this.describe(edit.bytes, edit.address)
+          : [];
+    this.changes.push({
+      address: edit.address,
+      strategy: edit.strategy,
+      occurrences: s.occs.map((o) => o.address),
+      before,
+      after,
+      possiblyData: possiblyData(s.occs),
+    });
+  }
+
+  private describe(bytes: Uint8Array, ip: bigint): string[] {
+    const d = new Decoder(64, bytes, DecoderOptions.None);
+    d.ip = ip;
+    const list = d.decodeAll() as IcedInstruction[];
+    d.free();
+    try {
+      return list.map((i) => this.text(i));
+    } finally {
+      freeAll(list);
+    }
   }
 
   /** Rewrites one site, or returns why it cannot. */
   site(s: Site): string | undefined {
     const chunk = s.map.chunks[s.chunk];
-    const run = decodeRun(this.elf.bytes, chunk, s.start, s.end, 6);
+    const { prev, run } = decodeRun(this.elf.bytes, chunk, s.start, s.end, 6);
     this.owned.push(...run);
+    if (prev) this.owned.push(prev);
     const siteIns = run.filter((i) => i.ip < s.end);
-    const addrs = s.occs.map((o) => o.address);
     for (const ins of siteIns) {
       for (const alt of inPlaceAlternatives(ins)) {
         if (containsVmfuncBytes(this.window(s.start, s.end, alt.address, alt.bytes))) continue;
-        this.patches.push({ fileOffset: this.toFile(alt.address), bytes: alt.bytes });
-        this.record.inPlace.push({ edit: alt, orig: ins });
-        const after =
-          alt.strategy === 'vmfunc-to-ud2'
-            ? ['ud2', ...Array<string>(alt.bytes.length - 2).fill('nop')]
-            : [];
-        this.changes.push({
-          address: alt.address,
-          strategy: alt.strategy,
-          occurrences: addrs,
-          before: [this.text(ins)],
-          after,
-        });
+        this.inPlace(s, alt, ins, [this.text(ins)]);
         return undefined;
       }
     }
-    return this.move(s, run, siteIns.length, addrs);
+    for (let k = 0; k < siteIns.length; k++) {
+      const ins = siteIns[k];
+      const before = k === 0 ? prev : run[k - 1];
+      const after = run[k + 1];
+      for (const alt of nopShiftAlternatives(before, ins, after)) {
+        if (this.knownTargets().has(alt.lost!)) continue;
+        // The NOP must lie in the same code chunk (never across a function start).
+        if (alt.address < chunk.start || alt.address + BigInt(alt.bytes.length) > chunk.end)
+          continue;
+        if (containsVmfuncBytes(this.window(s.start, s.end, alt.address, alt.bytes))) continue;
+        const nop = alt.address < ins.ip ? before! : after!;
+        const pair = alt.address < ins.ip ? [nop, ins] : [ins, nop];
+        this.inPlace(
+          s,
+          alt,
+          ins,
+          pair.map((i) => this.text(i)),
+        );
+        return undefined;
+      }
+    }
+    return this.move(s, run, siteIns.length);
   }
 
-  private move(
-    s: Site,
-    run: IcedInstruction[],
-    minCount: number,
-    addrs: bigint[],
-  ): string | undefined {
+  private move(s: Site, run: IcedInstruction[], minCount: number): string | undefined {
     if (!this.plan) return 'moving code needs a new segment, which this file cannot get';
     const fields = fieldsByAddress(s.occs);
+    // The run is split after every call that is not its last instruction: the callee returns
+    // to the original return address, so a second `jmp` there continues in the next block.
+    // Every segment needs 5 bytes for its jump; extend the last one with following
+    // instructions until it has them.
+    const lastSegmentStart = (n: number): bigint => {
+      let at = s.start;
+      for (let k = 0; k < n - 1; k++) if (run[k].isCallNear) at = run[k].nextIP;
+      return at;
+    };
     let n = minCount;
-    while (n < run.length && run[n - 1].nextIP - s.start < 5n && !run[n - 1].isCallNear) n++;
+    while (n < run.length && run[n - 1].nextIP - lastSegmentStart(n) < 5n) n++;
     const chosen = run.slice(0, n);
     const runEnd = chosen[n - 1].nextIP;
     if (runEnd > s.map.chunks[s.chunk].end) return 'the run to move would leave its code chunk';
-    const steps: Step[] = [];
+    const segments: IcedInstruction[][] = [[]];
     for (let k = 0; k < n; k++) {
-      const st = planStep(chosen[k], fields.get(chosen[k].ip) ?? new Set(), k === n - 1);
-      if (typeof st === 'string') return `\`${this.text(chosen[k])}\`: ${st}`;
-      steps.push(st);
+      segments[segments.length - 1].push(chosen[k]);
+      if (chosen[k].isCallNear && k < n - 1) segments.push([]);
     }
-    if (n > 1) {
-      this.targets ??= knownTargets(this.elf, this.scan.maps);
-      const inner = chosen.slice(1).find((i) => this.targets!.has(i.ip));
+    const stepsOf: Step[][] = [];
+    for (const seg of segments) {
+      const steps: Step[] = [];
+      for (const ins of seg) {
+        const st = planStep(ins, fields.get(ins.ip) ?? new Set());
+        if (typeof st === 'string') return `\`${this.text(ins)}\`: ${st}`;
+        steps.push(st);
+      }
+      stepsOf.push(steps);
+      // Segment starts get a jump of their own; any other boundary must not be a target.
+      const inner = seg.slice(1).find((i) => this.knownTargets().has(i.ip));
       if (inner) return `0x${inner.ip.toString(16)} inside the run to move is a branch target`;
     }
-    const base = this.plan.codeVaddr + BigInt((this.codeSize + 15) & ~15);
-    const off = this.toFile(s.start);
-    const len = Number(runEnd - s.start);
-    const before = this.elf.bytes.subarray(off - 2, off);
-    const after = this.elf.bytes.subarray(off + len, off + len + 2);
-    const r: Relocation | string = relocate(steps, s.start, runEnd, base, before, after);
-    if (typeof r === 'string') return r;
-    const gap = Number(base - this.plan.codeVaddr) - this.codeSize;
-    this.blocks.push(new Uint8Array(gap).fill(0xcc), r.code);
-    this.codeSize += gap + r.code.length;
-    this.patches.push({ fileOffset: off, bytes: r.patch });
-    this.record.moved.push(r);
-    this.changes.push({
+    // Plan the last segment first: each patch is then checked against the real bytes that
+    // follow it (the next segment's jump, or the original code after the run).
+    const planned: Relocation[] = [];
+    let follow = this.elf.bytes.subarray(this.toFile(runEnd), this.toFile(runEnd) + 2);
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const from = segments[i][0].ip;
+      const to = segments[i][segments[i].length - 1].nextIP;
+      const off = this.toFile(from);
+      const before = this.elf.bytes.subarray(off - 2, off);
+      const base = this.plan.codeVaddr + BigInt((this.codeSize + 15) & ~15);
+      const r: Relocation | string = relocate(stepsOf[i], from, to, base, before, follow);
+      if (typeof r === 'string')
+        return segments.length > 1 ? `${r} (segment at 0x${from.toString(16)})` : r;
+      const gap = Number(base - this.plan.codeVaddr) - this.codeSize;
+      this.blocks.push(new Uint8Array(gap).fill(0xcc), r.code);
+      this.codeSize += gap + r.code.length;
+      planned.unshift(r);
+      follow = r.patch.subarray(0, 2);
+    }
+    for (const r of planned) {
+      this.patches.push({ fileOffset: this.toFile(r.runStart), bytes: r.patch });
+      this.record.moved.push(r);
+    }
+    const change: Change = {
       address: s.start,
       strategy: 'relocated',
-      occurrences: addrs,
+      occurrences: s.occs.map((o) => o.address),
       before: chosen.map((i) => this.text(i)),
       after: [],
-      movedTo: r.entry,
-    });
+      movedTo: planned[0].entry,
+      possiblyData: possiblyData(s.occs),
+    };
+    if (planned.length > 1)
+      change.segments = planned.map((r) => ({ from: r.runStart, to: r.runEnd, movedTo: r.entry }));
+    this.changes.push(change);
+    this.relocations.set(change, planned);
     return undefined;
   }
 
@@ -231,8 +332,16 @@ class Rewrite {
   }
 }
 
-/** Library entry point: rewrites an ELF image so that its executable segments hold no 0F 01 D4. */
-export function rewriteElf(bytes: Uint8Array, onProgress?: ProgressFn): RewriteOutcome {
+/**
+ * Library entry point: rewrites an ELF image so that its executable segments hold no 0F 01 D4.
+ * Occurrences classified as possibly data are rewritten as code (their changes carry
+ * `possiblyData`) unless options.strict, which refuses them.
+ */
+export function rewriteElf(
+  bytes: Uint8Array,
+  onProgress?: ProgressFn,
+  options: RewriteOptions = {},
+): RewriteOutcome {
   let elf: ElfFile;
   try {
     elf = readElf(bytes);
@@ -247,6 +356,14 @@ export function rewriteElf(bytes: Uint8Array, onProgress?: ProgressFn): RewriteO
       kind: 'refused',
       reason: `${data.length} occurrence(s) are not in decodable code; ${DATA_ADVICE}`,
       occurrences: data,
+    };
+  }
+  const doubtful = scan.occurrences.filter((o) => possiblyDataReason(o) !== undefined);
+  if (options.strict && doubtful.length > 0) {
+    return {
+      kind: 'refused',
+      reason: `${doubtful.length} occurrence(s) may be data (strict mode rewrites only what is known to be code)`,
+      occurrences: doubtful,
     };
   }
   let plan: AppendPlan | undefined;
@@ -310,10 +427,15 @@ function finish(elf: ElfFile, out: Uint8Array, rw: Rewrite): RewriteOutcome {
     };
   }
   for (const c of rw.changes) {
-    if (c.movedTo === undefined) continue;
-    const r = rw.record.moved.find((m) => m.entry === c.movedTo)!;
-    const off = toFile(r.entry)!;
-    c.after = describeBlock(out, off, r.code.length - r.pad, r.entry);
+    const list = rw.relocations.get(c);
+    if (!list) continue;
+    c.after = list.flatMap((r, i) => {
+      const text = describeBlock(out, toFile(r.entry)!, r.code.length - r.pad, r.entry);
+      // Later segments: the callee returned to r.runStart, whose jump leads here.
+      return i === 0
+        ? text
+        : [`[0x${r.runStart.toString(16)}: jmp 0x${r.entry.toString(16)}]`, ...text];
+    });
   }
   return { kind: 'rewritten', bytes: out, changes: rw.changes, before: rw.scan, after };
 }

@@ -5,7 +5,7 @@ import { findVmfuncBytes } from './byte-search.ts';
 import { ChunkDecoder, type DecodedInstruction } from './chunk-decoder.ts';
 import { findChunk, mapExecutableSegments, type Chunk, type SegmentMap } from './code-map.ts';
 import { readElf } from './elf-reader.ts';
-import type { ElfFile } from './elf-types.ts';
+import { STT_FUNC, type ElfFile } from './elf-types.ts';
 import type { InstructionField } from './instruction-fields.ts';
 import type { InstructionInfo, Occurrence } from './occurrence.ts';
 
@@ -37,18 +37,60 @@ function part(d: DecodedInstruction, from: bigint, to: bigint): InstructionInfo 
   return { ...d.info, fields: uniqueRun(d.allFields.slice(a, b)) };
 }
 
+/** Says whether [start, end) is known to be code, and if not, why it may be data. */
+export type CoverageFn = (start: bigint, end: bigint, chunk: Chunk) => string | undefined;
+
+// Sections the linker fills with code only (PLT stubs, the init/fini prologue/epilogue).
+const LINKER_CODE = new Set(['.plt', '.plt.got', '.plt.sec', '.iplt', '.init', '.fini']);
+
+/**
+ * Coverage by function symbols: an occurrence whose bytes no STT_FUNC symbol (with a size)
+ * covers may be data that the sweep decoded, e.g. a constant table in hand-written assembly
+ * of a stripped file. The interval list is built on the first call only (clean files: never).
+ */
+export function functionCoverage(elf: ElfFile): CoverageFn {
+  let ranges: [bigint, bigint][] | undefined;
+  const build = (): [bigint, bigint][] => {
+    const list = elf.symbols
+      .filter((s) => s.type === STT_FUNC && s.size > 0n)
+      .map((s): [bigint, bigint] => [s.value, s.value + s.size])
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const merged: [bigint, bigint][] = [];
+    for (const r of list) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1]) last[1] = r[1] > last[1] ? r[1] : last[1];
+      else merged.push([r[0], r[1]]);
+    }
+    return merged;
+  };
+  return (start, end, chunk) => {
+    if (chunk.section !== undefined && LINKER_CODE.has(chunk.section)) return undefined;
+    ranges ??= build();
+    let lo = 0;
+    let hi = ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (ranges[mid][1] <= start) lo = mid + 1;
+      else if (ranges[mid][0] > start) hi = mid - 1;
+      else return ranges[mid][1] >= end ? undefined : 'runs past the end of its function symbol';
+    }
+    return 'no function symbol covers it';
+  };
+}
+
 /** Classifies the hits (ascending virtual addresses) of one sorted, contiguous chunk list. */
 export function classifyHits(
   bytes: Uint8Array,
   chunks: Chunk[],
   hits: bigint[],
   onHit?: (i: number) => void,
+  coverage?: CoverageFn,
 ): Occurrence[] {
   const dec = new ChunkDecoder(bytes, chunks);
   const out: Occurrence[] = [];
   try {
     hits.forEach((v, n) => {
-      out.push(classifyOne(dec, chunks, v));
+      out.push(classifyOne(dec, chunks, v, coverage));
       onHit?.(n);
     });
   } finally {
@@ -57,7 +99,12 @@ export function classifyHits(
   return out;
 }
 
-function classifyOne(dec: ChunkDecoder, chunks: Chunk[], v: bigint): Occurrence {
+function classifyOne(
+  dec: ChunkDecoder,
+  chunks: Chunk[],
+  v: bigint,
+  coverage: CoverageFn | undefined,
+): Occurrence {
   const ci = findChunk(chunks, v);
   const c = chunks[ci];
   // The chunk's symbol is the nearest preceding anchor: name the place symbol+offset.
@@ -93,13 +140,21 @@ function classifyOne(dec: ChunkDecoder, chunks: Chunk[], v: bigint): Occurrence 
       reason: `bytes at 0x${bad.start.toString(16)} do not decode as an instruction (${from})`,
     };
   }
+  const first = ins[0].start;
+  const last = ins[ins.length - 1].end;
+  const invalid = dec.invalidBefore(ci, first);
+  const possiblyData =
+    invalid !== undefined
+      ? `the linear sweep from 0x${c.start.toString(16)} met undecodable bytes at 0x${invalid.toString(16)} before it, so instruction boundaries here may be misplaced`
+      : coverage?.(first, last, c);
+  const doubt = possiblyData === undefined ? {} : { possiblyData };
   if (ins.length === 1) {
     const instruction = part(ins[0], v, end);
     return ins[0].isVmfunc
-      ? { ...where, kind: 'vmfunc', instruction }
-      : { ...where, kind: 'in-instruction', instruction };
+      ? { ...where, kind: 'vmfunc', instruction, ...doubt }
+      : { ...where, kind: 'in-instruction', instruction, ...doubt };
   }
-  return { ...where, kind: 'spanning', instructions: ins.map((d) => part(d, v, end)) };
+  return { ...where, kind: 'spanning', instructions: ins.map((d) => part(d, v, end)), ...doubt };
 }
 
 /** Scans a parsed ELF file. Throws nothing for a file readElf accepted. */
@@ -107,6 +162,7 @@ export function scanParsedElf(elf: ElfFile, onProgress?: ProgressFn): ElfScan {
   const maps = mapExecutableSegments(elf);
   const total = maps.reduce((s, m) => s + Number(m.segment.filesz), 0);
   const occurrences: Occurrence[] = [];
+  const coverage = functionCoverage(elf);
   let done = 0;
   for (const m of maps) {
     const seg = m.segment;
@@ -115,7 +171,7 @@ export function scanParsedElf(elf: ElfFile, onProgress?: ProgressFn): ElfScan {
     const hits = findVmfuncBytes(elf.bytes, start, start + size).map(
       (o) => seg.vaddr + BigInt(o - start),
     );
-    occurrences.push(...classifyHits(elf.bytes, m.chunks, hits));
+    occurrences.push(...classifyHits(elf.bytes, m.chunks, hits, undefined, coverage));
     done += size;
     onProgress?.(done, total);
   }

@@ -3,9 +3,16 @@
 import type { Chunk } from './code-map.ts';
 import { Decoder, DecoderOptions, Instruction, type IcedInstruction } from './iced.ts';
 
+export interface DecodedRun {
+  /** The instruction just before `from` in the same chunk, if any. */
+  prev: IcedInstruction | undefined;
+  run: IcedInstruction[];
+}
+
 /**
  * Instructions of `chunk` starting at `from` (an instruction boundary) through the first that
- * ends at or after `minEnd`, plus up to `extra` more, all clones the caller must free.
+ * ends at or after `minEnd`, plus up to `extra` more, and the one before `from`: all clones
+ * the caller must free.
  */
 export function decodeRun(
   bytes: Uint8Array,
@@ -13,7 +20,7 @@ export function decodeRun(
   from: bigint,
   minEnd: bigint,
   extra: number,
-): IcedInstruction[] {
+): DecodedRun {
   const len = Number(chunk.end - chunk.start);
   const dec = new Decoder(
     64,
@@ -22,12 +29,19 @@ export function decodeRun(
   );
   const ins = new Instruction();
   const out: IcedInstruction[] = [];
+  let prev: IcedInstruction | undefined;
   try {
     dec.ip = chunk.start;
     let more = extra;
     while (dec.canDecode) {
       dec.decodeOut(ins);
-      if (ins.ip < from) continue;
+      if (ins.ip < from) {
+        if (ins.nextIP === from) {
+          prev?.free();
+          prev = ins.clone();
+        }
+        continue;
+      }
       out.push(ins.clone());
       if (ins.nextIP >= minEnd && more-- <= 0) break;
     }
@@ -35,7 +49,7 @@ export function decodeRun(
     ins.free();
     dec.free();
   }
-  return out;
+  return { prev, run: out };
 }
 
 export function freeAll(list: IcedInstruction[]): void {

@@ -11,14 +11,26 @@ import {
   Formatter,
   FormatterSyntax,
   Register,
+  RegisterExt,
   type IcedInstruction,
 } from './iced.ts';
-import { isSwapPair, type InPlaceEdit } from './in-place.ts';
+import { isNop, isShiftable, isSwapPair, type InPlaceEdit } from './in-place.ts';
 import type { Relocation, Step } from './relocate.ts';
+import {
+  RED_ZONE,
+  immediateValue,
+  mask,
+  scratchOperation,
+  shiftedDisplacement,
+  sized,
+  usedFullRegisters,
+} from './scratch.ts';
 
 export interface EditRecord {
   inPlace: { edit: InPlaceEdit; orig: IcedInstruction }[];
   moved: Relocation[];
+  /** Known branch targets, when some edit depended on them (nop-shift). */
+  targets?: Set<bigint>;
 }
 
 const MASK64 = (1n << 64n) - 1n;
@@ -80,11 +92,143 @@ function checkStep(
         l.memoryIndex === o.memoryIndex &&
         n?.code === o.code &&
         n.op0Register === o.op0Register &&
+        RegisterExt.size(o.op0Register) >= 4 &&
         n.memoryBase === l.op0Register &&
         ((l.memoryDisplacement + n.memoryDisplacement) & MASK64) ===
           (o.memoryDisplacement & MASK64);
       return ok ? 2 : `split displacement for \`${fmt(o)}\` does not add up`;
     }
+    case 'scratch':
+      return checkScratch(s, got, i, fmt);
+  }
+}
+
+function isLeaRsp(x: IcedInstruction | undefined, d: bigint): boolean {
+  return (
+    x?.code === Code.Lea_r64_m &&
+    x.op0Register === Register.RSP &&
+    x.memoryBase === Register.RSP &&
+    x.memoryIndex === Register.None &&
+    (x.memoryDisplacement & MASK64) === (d & MASK64)
+  );
+}
+
+/**
+ * `lea rsp,[rsp-128]; push s…; [lea sA,[base+index*scale+A]]; [mov sI,A; lea sI,[sI+B]]; op';
+ * pop s… (reversed); lea rsp,[rsp+128]`: only flag-neutral instructions around op', scratch
+ * registers unused by the original, constants that add up, and op' equal to the original with
+ * the documented operand replaced.
+ */
+function checkScratch(
+  s: Extract<Step, { kind: 'scratch' }>,
+  got: IcedInstruction[],
+  i: number,
+  fmt: (x: IcedInstruction) => string,
+): number | string {
+  const o = s.orig;
+  const p = s.plan;
+  const bad = `scratch-register form of \`${fmt(o)}\` is not as planned`;
+  const regs = [p.addr, p.imm].filter((r): r is number => r !== undefined);
+  const used = usedFullRegisters(o);
+  if (regs.some((r) => used.has(r)) || new Set(regs).size !== regs.length) return bad;
+  if (p.shift !== Number(RED_ZONE) + 8 * regs.length) return bad;
+  let k = i;
+  if (!isLeaRsp(got[k++], -RED_ZONE)) return bad;
+  for (const r of regs) {
+    const x = got[k++];
+    if (x?.code !== Code.Push_r64 || x.op0Register !== r) return bad;
+  }
+  let addrPart = 0n;
+  if (p.addr !== undefined) {
+    const l = got[k++];
+    if (
+      l?.code !== Code.Lea_r64_m ||
+      l.op0Register !== p.addr ||
+      l.memoryBase !== o.memoryBase ||
+      l.memoryIndex !== o.memoryIndex ||
+      l.memoryIndexScale !== o.memoryIndexScale
+    )
+      return bad;
+    addrPart = l.memoryDisplacement;
+  }
+  if (p.imm !== undefined) {
+    const [m, l] = [got[k++], got[k++]];
+    const width = p.width === 64 ? 64 : 32;
+    const movCode = width === 64 ? Code.Mov_r64_imm64 : Code.Mov_r32_imm32;
+    const leaCode = width === 64 ? Code.Lea_r64_m : Code.Lea_r32_m;
+    if (
+      m?.code !== movCode ||
+      m.op0Register !== sized(p.imm, width) ||
+      l?.code !== leaCode ||
+      l.op0Register !== sized(p.imm, width) ||
+      l.memoryBase !== p.imm ||
+      l.memoryIndex !== Register.None
+    )
+      return bad;
+    const low = (1n << BigInt(p.width)) - 1n;
+    if (
+      ((m.immediate(1) + l.memoryDisplacement) & mask(p.width) & low) !==
+      immediateValue(o, p.width)
+    )
+      return bad;
+  }
+  const op = got[k++];
+  if (!op) return bad;
+  const split = p.addr !== undefined ? op.memoryDisplacement : 0n;
+  if (
+    p.addr !== undefined &&
+    ((addrPart + split) & MASK64) !== (shiftedDisplacement(o, p.shift) & MASK64)
+  )
+    return bad;
+  const want = scratchOperation(o, p, split);
+  const same = fmt(want) === fmt(op) && want.code === op.code;
+  want.free();
+  if (!same) return bad;
+  for (const r of [...regs].reverse()) {
+    const x = got[k++];
+    if (x?.code !== Code.Pop_r64 || x.op0Register !== r) return bad;
+  }
+  if (!isLeaRsp(got[k++], RED_ZONE)) return bad;
+  return k - i;
+}
+
+/**
+ * nop-shift: the original bytes were NOPs and `o`; the new bytes are NOPs and one instruction
+ * with the same code and text (absolute targets) as `o`, at edit.movedTo; the boundary that
+ * disappeared is not a known branch target.
+ */
+function checkNopShift(
+  orig: ElfFile,
+  fileOffset: number,
+  edit: InPlaceEdit,
+  o: IcedInstruction,
+  got: IcedInstruction[],
+  fmt: (x: IcedInstruction) => string,
+  targets: Set<bigint> | undefined,
+): boolean {
+  const before = decodeAt(orig.bytes, fileOffset, edit.bytes.length, edit.address);
+  try {
+    const lenOf = (l: IcedInstruction[]): number => l.reduce((n, x) => n + x.length, 0);
+    const others = (l: IcedInstruction[]): IcedInstruction[] => l.filter((x) => !isNop(x));
+    const [b] = others(before);
+    const [a] = others(got);
+    return (
+      lenOf(before) === edit.bytes.length &&
+      lenOf(got) === edit.bytes.length &&
+      others(before).length === 1 &&
+      others(got).length === 1 &&
+      b.ip === o.ip &&
+      fmt(b) === fmt(o) &&
+      isShiftable(o) &&
+      a.ip === edit.movedTo &&
+      a.code === o.code &&
+      fmt(a) === fmt(o) &&
+      edit.lost !== undefined &&
+      targets !== undefined &&
+      !targets.has(edit.lost)
+    );
+  } finally {
+    before.forEach((x) => x.free());
   }
 }
 
@@ -116,6 +260,11 @@ export function verifyEdits(
       if (edit.strategy === 'vmfunc-to-ud2') {
         if (first?.code !== Code.Ud2 || got.slice(1).some((g) => g.code !== Code.Nopd))
           problems.push(`0x${edit.address.toString(16)}: VMFUNC not replaced by UD2`);
+      } else if (edit.strategy === 'nop-shift') {
+        if (!checkNopShift(orig, off, edit, o, got, fmt, rec.targets))
+          problems.push(
+            `0x${edit.address.toString(16)}: shifted \`${fmt(o)}\` is not the same instruction next to NOPs`,
+          );
       } else if (!(
         got.length === 1 &&
         isSwapPair(o.code, first.code) &&
@@ -132,7 +281,8 @@ export function verifyEdits(
       const off = toFile(r.runStart)!;
       const len = Number(r.runEnd - r.runStart);
       mark(off, len);
-      const [j] = decodeAt(out, off, 5, r.runStart);
+      const patchIns = decodeAt(out, off, 5, r.runStart);
+      const j = patchIns[0];
       if (
         j?.code !== Code.Jmp_rel32_64 ||
         j.nearBranchTarget !== r.entry ||
@@ -140,7 +290,7 @@ export function verifyEdits(
       ) {
         problems.push(`0x${r.runStart.toString(16)}: patch is not a jump to the moved block`);
       }
-      j?.free();
+      patchIns.forEach((x) => x.free());
       const boff = toFile(r.entry);
       if (boff === undefined) {
         problems.push(`0x${r.entry.toString(16)}: moved block is not in the file`);

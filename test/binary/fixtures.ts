@@ -18,6 +18,10 @@ export const FIXTURES = [
   'riprel',
   'spanning',
   'data-in-text',
+  'alu-imm',
+  'store-disp',
+  'callmid',
+  'nopshift',
 ] as const;
 export type FixtureName = (typeof FIXTURES)[number];
 

@@ -1,9 +1,17 @@
 // Every class of occurrence is found and placed in the right instruction field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { rewriteElf } from '../../src/binary/rewriter.ts';
 import { scanCode, scanElf } from '../../src/binary/scanner.ts';
-import type { Occurrence } from '../../src/binary/occurrence.ts';
-import { fixtureBytes, type FixtureName } from './fixtures.ts';
+import {
+  describeOccurrence,
+  possiblyDataReason,
+  type Occurrence,
+} from '../../src/binary/occurrence.ts';
+import { fixture, fixtureBytes, tempDir, type FixtureName } from './fixtures.ts';
 
 function only(name: FixtureName): Occurrence {
   const r = scanElf(fixtureBytes(name));
@@ -79,4 +87,53 @@ test('scanCode on a raw buffer: prefix+immediate and a span', () => {
 
 test('scanCode: clean buffer', () => {
   assert.deepEqual(scanCode(Uint8Array.of(0x90, 0xc3), 0n), []);
+});
+
+test('no function symbol covers it: possibly data (stripped file); strict rewrite refuses', () => {
+  const stripped = join(tempDir(), 'immediate.stripped');
+  execFileSync('strip', ['-o', stripped, fixture('immediate')]);
+  const bytes = readFileSync(stripped);
+  const r = scanElf(bytes);
+  assert.equal(r.kind, 'found');
+  if (r.kind !== 'found') return;
+  const [o] = r.scan.occurrences;
+  assert.equal(o.kind, 'in-instruction');
+  if (o.kind === 'in-instruction') assert.equal(o.possiblyData, 'no function symbol covers it');
+  assert.match(describeOccurrence(o), /\(possibly data: no function symbol covers it\)$/);
+  const loose = rewriteElf(bytes);
+  assert.equal(loose.kind, 'rewritten');
+  if (loose.kind === 'rewritten')
+    assert.deepEqual(
+      loose.changes.map((c) => c.possiblyData),
+      ['no function symbol covers it'],
+    );
+  const strict = rewriteElf(bytes, undefined, { strict: true });
+  assert.equal(strict.kind, 'refused');
+  if (strict.kind === 'refused')
+    assert.equal(
+      strict.reason,
+      '1 occurrence(s) may be data (strict mode rewrites only what is known to be code)',
+    );
+});
+
+test('symbols present: fixture occurrences are not marked possibly data', () => {
+  for (const name of ['immediate', 'callrel', 'alu-imm', 'nopshift'] as const) {
+    const r = scanElf(fixtureBytes(name));
+    if (r.kind !== 'found') throw new Error(name);
+    assert.deepEqual(
+      r.scan.occurrences.map((o) => possiblyDataReason(o)),
+      r.scan.occurrences.map(() => undefined),
+    );
+  }
+});
+
+test('undecodable bytes earlier in the sweep: possibly data', () => {
+  // 06 is invalid in 64-bit mode (PUSH ES); then mov rax, imm64 holding 0F 01 D4.
+  const code = Uint8Array.of(0x06, 0x48, 0xb8, 0x90, 0x0f, 0x01, 0xd4, 0, 0, 0, 0, 0xc3);
+  const [o] = scanCode(code, 0x1000n);
+  assert.equal(o.kind, 'in-instruction');
+  assert.equal(
+    possiblyDataReason(o),
+    'the linear sweep from 0x1000 met undecodable bytes at 0x1000 before it, so instruction boundaries here may be misplaced',
+  );
 });

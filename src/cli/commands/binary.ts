@@ -82,10 +82,13 @@ function scanCommand(files: string[], opts: { json?: boolean }): void {
   }
 }
 
-function rewriteCommand(input: string, opts: { output: string; json?: boolean }): void {
+function rewriteCommand(
+  input: string,
+  opts: { output: string; json?: boolean; strict?: boolean },
+): void {
   const bytes = readInput(input);
   const bar = progress(bytes.length);
-  const r = rewriteElf(bytes, bar.update);
+  const r = rewriteElf(bytes, bar.update, { strict: opts.strict });
   bar.stop();
   switch (r.kind) {
     case 'invalid':
@@ -120,6 +123,10 @@ function rewriteCommand(input: string, opts: { output: string; json?: boolean })
         process.stdout.write(
           `  after:  ${c.after.length > 0 ? c.after.join('; ') : '(same instruction, other encoding)'}\n`,
         );
+        if (c.possiblyData)
+          process.stdout.write(
+            `  ${pc.yellow('warning')}: rewritten as code, but may be data (${c.possiblyData}); --strict refuses this\n`,
+          );
       }
       process.stdout.write(
         `${input}: ${r.changes.length} change(s); ${opts.output} re-scanned: ${pc.green('clean')}\n`,
@@ -147,5 +154,6 @@ export function registerBinaryCommands(program: Command): void {
       'output file (written only if the rewrite is clean and verified)',
     )
     .option('--json', 'print machine-readable JSON')
+    .option('--strict', 'refuse occurrences that may be data instead of rewriting them as code')
     .action(rewriteCommand);
 }
