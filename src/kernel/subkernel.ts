@@ -1,0 +1,650 @@
+// The Subkernel's common core: boot on the Rootkernel, processes and threads, the entry and
+// exit paths (SYSCALL/SYSRET, interrupts/IRETQ, faults), address-space switches with PCID
+// and KPTI, the ready queues, the timer, and the loop that runs the cores. A personality
+// (seL4, Fiasco.OC, Zircon) supplies the TCB layout and the system calls.
+//
+// Control flow: each thread's user code is a generator. It runs until it executes SYSCALL
+// (and yields), reaches a preemption point with an interrupt pending, returns, or faults
+// (the machine throws a Trap out of it). The kernel's code then runs on the same core, in
+// CPL 0, as loads, stores and blocks of kernel text, and resumes whichever thread it chose
+// after the exit path. Cores are stepped in order of their clocks (Machine.nextCore).
+
+import { R } from '../hw/core.ts';
+import type { Core } from '../hw/core.ts';
+import { movToCr3, sysret, iretq, syscall as syscallInsn } from '../hw/isa.ts';
+import type { Machine } from '../hw/machine.ts';
+import { Trap } from '../hw/traps.ts';
+import { Rootkernel } from '../rootkernel/rootkernel.ts';
+import { Hypercall } from '../rootkernel/hypercalls.ts';
+import { GuestFrames, KernelSpace, AddressSpace, type KptiWindow } from './address-space.ts';
+import { CodeLayout, type Block } from './code-layout.ts';
+import {
+  KERNEL_TEXT,
+  KERNEL_TEXT_BYTES,
+  USER_IPC_BUFFERS,
+  USER_STACK_BYTES,
+  USER_STACK_TOP,
+  USER_TEXT,
+  USER_DATA,
+  physmap,
+} from './layout.ts';
+import type { Personality } from './personality.ts';
+import { Process } from './process.ts';
+import { ReadyQueues, QUEUE_BYTES } from './scheduler.ts';
+import { REG_RFLAGS, REG_RIP } from './tcb-layout.ts';
+import { EntryKind, Thread, ThreadState, type ThreadCode } from './thread.ts';
+import { UserApi } from './user.ts';
+import { scanCode } from '../binary/scanner.ts';
+
+export interface SubkernelConfig {
+  /** Kernel page-table isolation: the kernel runs on its own root; two CR3 writes per entry. */
+  kpti: boolean;
+  /** Tag address spaces with PCIDs (seL4: ASIDs) so switches need not flush the TLB. */
+  pcid: boolean;
+  /** Timer period in cycles; 0 turns preemption off. */
+  tickCycles: number;
+  /** Ticks a thread runs before round-robin among equal priorities. */
+  timesliceTicks: number;
+}
+
+export const DEFAULT_CONFIG: SubkernelConfig = {
+  kpti: false,
+  pcid: true,
+  tickCycles: 0,
+  timesliceTicks: 5,
+};
+
+export const TIMER_VECTOR = 32;
+export const RESCHEDULE_VECTOR = 33;
+const NO_FLUSH = 1n << 63n;
+/** KPTI: the user half's PCID has bit 11 set (Linux's convention). */
+const KPTI_USER_PCID_BIT = 0x800;
+
+/** Kernel code paths common to every personality, laid out once. Instruction counts of the
+ *  kernel's own logic here are small and generic; the personality's IPC paths carry theirs. */
+interface CommonPaths {
+  syscallEntry: number;
+  kptiEnter: Block;
+  kptiEnterCr3: number;
+  entry: Block;
+  interruptEntry: Block;
+  exit: Block;
+  kptiLeave: Block;
+  kptiLeaveCr3: number;
+  sysret: number;
+  iretFrame: Block;
+  iret: number;
+  switchSpace: Block;
+  switchCr3: number;
+  schedule: Block;
+  timer: Block;
+  fault: Block;
+  threadExit: Block;
+  /** Builds the ICR value and sends a reschedule IPI (WRMSR to the x2APIC ICR). */
+  ipiSend: Block;
+  ipiWrmsr: number;
+  /** The VMCALL the kernel makes hypercalls with. */
+  vmcall: number;
+}
+
+/** The program a process runs: lays out its code in the image, returns its threads' code. */
+export type ProgramBody = (u: UserApi) => ThreadCode;
+
+export class Subkernel {
+  readonly rk: Rootkernel;
+  readonly frames: GuestFrames;
+  readonly kspace: KernelSpace;
+  readonly text: CodeLayout;
+  readonly kernelOwner: number;
+  readonly current: (Thread | null)[];
+  readonly queues: ReadyQueues[];
+  readonly byTcb = new Map<number, Thread>();
+  readonly processes: Process[] = [];
+  readonly threads: Thread[] = [];
+  private readonly paths: CommonPaths;
+  /** Kernel linear addresses of per-core data: the current-thread pointer and the
+   *  current user CR3 (seL4's ksCurThread, x64KSCurrentUserCR3). */
+  private readonly curThreadVar: number[] = [];
+  private readonly irqStackTop: number[] = [];
+  private idtBase = 0;
+  private readonly slices = new Map<Thread, number>();
+  private readonly bodies = new Map<Thread, ProgramBody>();
+  private nextAsid = 1;
+  private nextThreadId = 1;
+
+  constructor(
+    readonly machine: Machine,
+    readonly personality: Personality,
+    readonly config: SubkernelConfig = DEFAULT_CONFIG,
+  ) {
+    const m = machine;
+    this.rk = new Rootkernel(m);
+    this.kernelOwner = m.owners.id('kernel');
+    this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES);
+    this.paths = this.layoutCommon(this.text);
+    personality.layoutKernel(this.text);
+    this.frames = new GuestFrames(m.mem, 0x10_0000, this.rk.guestBytes);
+    this.kspace = new KernelSpace(this.frames, this.rk.guestBytes, this.text.bytes);
+    // Kernel data: IDT, per-core stacks, interrupt stacks, current-thread words, queues.
+    const idt = physmap(this.frames.frame());
+    this.idtBase = idt;
+    const gate = (v: number, handler: number): void => {
+      const at = idt - physmap(0) + v * 16;
+      m.mem.write32(at, (0x10 << 16) | (handler & 0xffff));
+      m.mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
+      m.mem.write32(at + 8, Math.floor(handler / 2 ** 32));
+    };
+    for (let v = 0; v < 32; v++) gate(v, this.paths.fault.at);
+    gate(TIMER_VECTOR, this.paths.interruptEntry.at);
+    gate(RESCHEDULE_VECTOR, this.paths.interruptEntry.at);
+    this.current = m.cores.map(() => null);
+    this.queues = [];
+    for (const core of m.cores) {
+      const stack = physmap(this.frames.frames(4)) + 4 * 4096;
+      const irqStack = physmap(this.frames.frames(1)) + 4096;
+      const perCore = physmap(this.frames.frame());
+      this.curThreadVar.push(perCore);
+      this.irqStackTop.push(irqStack);
+      const q = physmap(this.frames.frames(Math.ceil(QUEUE_BYTES / 4096)));
+      this.queues.push(new ReadyQueues(q, personality.tcb, this.byTcb));
+      core.lstar = this.paths.syscallEntry;
+      core.pcide = config.pcid;
+      this.rk.launch(core, {
+        cr3: this.kspace.pml4,
+        rip: this.paths.schedule.at,
+        rsp: stack,
+        idtBase: idt,
+        rsp0: irqStack,
+      });
+      core.setOwner(this.kernelOwner);
+      // Violations (EPT, VMFUNC) re-enter the kernel at its fault path.
+      const r = this.hypercall(core, Hypercall.SetUpcall, this.paths.fault.at);
+      if (r !== 0) throw new Error(`SetUpcall failed: ${r}`);
+      if (config.tickCycles > 0) m.setTimer(core, core.cycles + config.tickCycles, TIMER_VECTOR);
+    }
+  }
+
+  private layoutCommon(t: CodeLayout): CommonPaths {
+    const ee = this.personality.entryExit;
+    t.align(64);
+    const syscallEntry = t.base + t.used;
+    const kptiEnter = t.block(2, 10);
+    const kptiEnterCr3 = t.insn('movCr3Rax');
+    const entry = t.block(ee.entryInstructions, ee.entryBytes);
+    t.align(64);
+    const interruptEntry = t.block(ee.entryInstructions + 4, ee.entryBytes + 12);
+    const fault = t.block(ee.entryInstructions + 8, ee.entryBytes + 24);
+    t.align(64);
+    const exit = t.block(ee.exitInstructions, ee.exitBytes);
+    const kptiLeave = t.block(2, 10);
+    const kptiLeaveCr3 = t.insn('movCr3Rax');
+    const sysretAt = t.insn('sysretq');
+    const iretFrame = t.block(5, 20);
+    const iret = t.insn('iretq');
+    t.align(64);
+    // switchToThread: compare the new root with the current one, build CR3 (seL4
+    // switchToThread_fp: ~6 instructions before the write).
+    const switchSpace = t.block(6, 22);
+    const switchCr3 = t.insn('movCr3Rax');
+    // chooseThread: bitmap scan (bsr), head load, dequeue (seL4 schedule/chooseThread).
+    const schedule = t.block(24, 80);
+    const timer = t.block(20, 64);
+    const threadExit = t.block(12, 40);
+    const ipiSend = t.block(4, 14);
+    const ipiWrmsr = t.insn('wrmsr');
+    const vmcallAt = t.insn('vmcall');
+    if (sysretAt >= KERNEL_TEXT + 4096 || iret >= KERNEL_TEXT + 4096) {
+      throw new Error('kernel entry/exit text must fit in its first page (the KPTI window)');
+    }
+    return {
+      syscallEntry,
+      kptiEnter,
+      kptiEnterCr3,
+      entry,
+      interruptEntry,
+      exit,
+      kptiLeave,
+      kptiLeaveCr3,
+      sysret: sysretAt,
+      iretFrame,
+      iret,
+      switchSpace,
+      switchCr3,
+      schedule,
+      timer,
+      fault,
+      threadExit,
+      ipiSend,
+      ipiWrmsr,
+      vmcall: vmcallAt,
+    };
+  }
+
+  /** A hypercall from kernel code: VMCALL at the kernel's own site; returns RAX. */
+  hypercall(core: Core, nr: number, ...args: number[]): number {
+    return this.rk.call(core, this.paths.vmcall, nr, ...args);
+  }
+
+  // ---- Processes and threads -------------------------------------------------------------
+
+  /** With KPTI, what a user root maps of the kernel half: the entry/exit text page, the
+   *  IDT and the interrupt stacks, all the CPU touches before the entry switches CR3. */
+  private kptiWindow(): KptiWindow | null {
+    if (!this.config.kpti) return null;
+    const base = physmap(0);
+    const ranges: KptiWindow['ranges'] = [
+      { la: KERNEL_TEXT, gpa: this.kspace.textGpa, len: 4096, flags: {} },
+      { la: this.idtBase, gpa: this.idtBase - base, len: 4096, flags: { noExec: true } },
+    ];
+    for (const top of this.irqStackTop) {
+      ranges.push({
+        la: top - 4096,
+        gpa: top - 4096 - base,
+        len: 4096,
+        flags: { writable: true, noExec: true },
+      });
+    }
+    return { ranges };
+  }
+
+  /**
+   * Loads a process: lays out its code with `build` (which returns its threads' bodies by
+   * name), refuses an image with a stray VMFUNC byte sequence outside its allowed places
+   * (SkyBridge's loader rule), maps text read-execute, data read-write-no-execute.
+   */
+  createProcess(
+    name: string,
+    build: (text: CodeLayout) => void,
+    opts: { textBytes?: number; dataBytes?: number } = {},
+  ): Process {
+    const textBytes = opts.textBytes ?? 16 * 1024;
+    const dataBytes = opts.dataBytes ?? 64 * 1024;
+    const text = new CodeLayout(USER_TEXT, textBytes);
+    text.insn('syscall'); // the exit stub at the image's first byte
+    build(text);
+    const stray = scanCode(text.bytes.subarray(0, text.used), BigInt(USER_TEXT));
+    if (stray.length > 0) {
+      throw new Error(
+        `process ${name}: ${stray.length} VMFUNC byte sequence(s) (0F 01 D4) in its code; the loader refuses it`,
+      );
+    }
+    const space = new AddressSpace(this.kspace, this.nextAsid++, this.kptiWindow());
+    const textGpa = this.frames.frames(textBytes / 4096);
+    this.machine.mem.writeBytes(textGpa, text.bytes);
+    space.map(USER_TEXT, textGpa, textBytes, { writable: false });
+    space.map(USER_DATA, this.frames.frames(dataBytes / 4096), dataBytes, {
+      writable: true,
+      noExec: true,
+    });
+    const p = new Process(
+      this.processes.length + 1,
+      name,
+      this.machine.owners.id(name),
+      space,
+      text,
+    );
+    this.processes.push(p);
+    return p;
+  }
+
+  /** Creates a thread of `p` on `core` with `priority`, ready to run `body`. */
+  createThread(
+    p: Process,
+    name: string,
+    body: ProgramBody,
+    opts: { core?: number; priority?: number } = {},
+  ): Thread {
+    const core = this.machine.core(opts.core ?? 0);
+    const L = this.personality.tcb;
+    const tcbGpa = this.frames.frames(Math.ceil(L.objectBytes / 4096));
+    const idx = p.threads.length;
+    const ipcGpa = this.frames.frame();
+    const ipcUser = USER_IPC_BUFFERS + idx * 4096;
+    p.space.map(ipcUser, ipcGpa, 4096, { writable: true, noExec: true });
+    const stackTop = USER_STACK_TOP - idx * (USER_STACK_BYTES + 4096);
+    p.space.map(
+      stackTop - USER_STACK_BYTES,
+      this.frames.frames(USER_STACK_BYTES / 4096),
+      USER_STACK_BYTES,
+      { writable: true, noExec: true },
+    );
+    const t = new Thread(
+      this.nextThreadId++,
+      name,
+      p,
+      physmap(tcbGpa),
+      tcbGpa,
+      opts.priority ?? 100,
+      core,
+      physmap(ipcGpa),
+      ipcUser,
+      USER_TEXT + 2,
+      stackTop,
+    );
+    p.threads.push(t);
+    this.threads.push(t);
+    this.byTcb.set(t.tcb, t);
+    this.bodies.set(t, body);
+    // Initial user context in the TCB: RIP at the image, interrupts on, the stack.
+    const mem = this.machine.mem;
+    for (const s of L.saved) {
+      const v =
+        s.reg === REG_RIP
+          ? t.entryRip
+          : s.reg === REG_RFLAGS
+            ? 0x202
+            : s.reg === R.RSP
+              ? stackTop
+              : 0;
+      mem.write64n(tcbGpa + s.offset, v);
+    }
+    mem.write8(tcbGpa + L.priority, t.priority);
+    this.personality.initThread(this, core, t);
+    this.makeReady(core, t);
+    return t;
+  }
+
+  // ---- Scheduling ----------------------------------------------------------------------
+
+  /** Puts `t` on its core's ready queue (written by `core`); an IPI tells a remote core. */
+  makeReady(core: Core, t: Thread): void {
+    t.state = ThreadState.Ready;
+    this.queues[t.core.id]!.enqueue(core, t);
+    if (t.core !== core && core.nonRoot) {
+      const P = this.paths;
+      core.exec(P.ipiSend.at, P.ipiSend.bytes, P.ipiSend.instructions);
+      this.machine.sendIpi(core, P.ipiWrmsr, t.core.id, RESCHEDULE_VECTOR);
+    }
+  }
+
+  /** The next thread for `core` from its ready queue, dequeued; null if none. */
+  chooseThread(core: Core): Thread | null {
+    core.exec(this.paths.schedule.at, this.paths.schedule.bytes, this.paths.schedule.instructions);
+    const q = this.queues[core.id]!;
+    const t = q.highest(core);
+    if (t !== null) q.dequeue(core, t);
+    return t;
+  }
+
+  // ---- Entry and exit ------------------------------------------------------------------
+
+  private kernelCr3(): bigint {
+    return BigInt(this.kspace.pml4) | (this.config.pcid ? NO_FLUSH : 0n);
+  }
+
+  private saveRegisters(core: Core, t: Thread, rip: number, rflags: number): void {
+    for (const s of this.personality.tcb.saved) {
+      const v = s.reg === REG_RIP ? rip : s.reg === REG_RFLAGS ? rflags : core.regs[s.reg]!;
+      core.store64(t.tcb + s.offset, v);
+    }
+  }
+
+  /** The SYSCALL entry path: (KPTI CR3 switch,) the personality's entry assembly, the
+   *  register saves into the TCB, the current-thread load. */
+  enterFromSyscall(core: Core, t: Thread): void {
+    core.setOwner(this.kernelOwner);
+    const P = this.paths;
+    if (this.config.kpti) {
+      core.exec(P.kptiEnter.at, P.kptiEnter.bytes, P.kptiEnter.instructions);
+      movToCr3(core, P.kptiEnterCr3, this.kernelCr3());
+    }
+    core.exec(P.entry.at, P.entry.bytes, P.entry.instructions);
+    core.load64(this.curThreadVar[core.id]!);
+    this.saveRegisters(core, t, core.regs[R.RCX]!, core.regs[11]!);
+    t.entry = EntryKind.Syscall;
+  }
+
+  /** Entry from an interrupt or exception already delivered through the IDT: (KPTI,) read
+   *  the hardware frame (after the error code, if the vector pushes one), save the registers. */
+  private enterFromTrap(core: Core, t: Thread | null, path: Block, errorCode = false): void {
+    core.setOwner(this.kernelOwner);
+    if (this.config.kpti) {
+      core.exec(
+        this.paths.kptiEnter.at,
+        this.paths.kptiEnter.bytes,
+        this.paths.kptiEnter.instructions,
+      );
+      movToCr3(core, this.paths.kptiEnterCr3, this.kernelCr3());
+    }
+    core.exec(path.at, path.bytes, path.instructions);
+    if (t === null) return;
+    const sp = core.regs[R.RSP]! + (errorCode ? 8 : 0);
+    const rip = core.load64(sp);
+    const rflags = core.load64(sp + 16);
+    core.load64(this.curThreadVar[core.id]!);
+    this.saveRegisters(core, t, rip, rflags);
+    core.regs[R.RSP] = sp + 40;
+    t.entry = EntryKind.Interrupt;
+  }
+
+  /** Switches the core's address space to `u`'s (no-KPTI: one CR3 write, with the PCID and
+   *  the no-flush bit when PCIDs are on; KPTI: the exit path's CR3 write does it). */
+  private switchTo(core: Core, u: Thread): void {
+    const prev = this.current[core.id];
+    this.current[core.id] = u;
+    core.store64(this.curThreadVar[core.id]!, u.tcb);
+    if (this.config.kpti) return;
+    if (prev !== null && prev !== undefined && prev.process.space === u.process.space) return;
+    const want = u.process.space.userRoot + (this.config.pcid ? u.process.space.asid : 0);
+    if (core.cr3 === want) return;
+    core.exec(
+      this.paths.switchSpace.at,
+      this.paths.switchSpace.bytes,
+      this.paths.switchSpace.instructions,
+    );
+    movToCr3(core, this.paths.switchCr3, BigInt(want) | (this.config.pcid ? NO_FLUSH : 0n));
+  }
+
+  /** The exit path to `u`: restores its registers from its TCB and returns to user mode
+   *  with SYSRET (after a system call or at first run) or IRETQ (after an interrupt). */
+  leaveTo(core: Core, u: Thread): void {
+    this.switchTo(core, u);
+    const P = this.paths;
+    core.exec(P.exit.at, P.exit.bytes, P.exit.instructions);
+    let rip = 0;
+    let rflags = 0x202;
+    for (const s of this.personality.tcb.saved) {
+      const v = core.load64(u.tcb + s.offset);
+      if (s.reg === REG_RIP) rip = v;
+      else if (s.reg === REG_RFLAGS) rflags = v;
+      else core.regs[s.reg] = v;
+    }
+    const space = u.process.space;
+    const userCr3 =
+      BigInt(space.userRoot) |
+      (this.config.pcid ? BigInt(space.asid | KPTI_USER_PCID_BIT) | NO_FLUSH : 0n);
+    if (u.entry === EntryKind.Interrupt) {
+      core.exec(P.iretFrame.at, P.iretFrame.bytes, P.iretFrame.instructions);
+      const sp = this.irqStackTop[core.id]! - 48;
+      const frame = [rip, 0x33, rflags | 0x200, u.stackTop, 0x2b];
+      for (let i = 0; i < 5; i++) core.store64(sp + i * 8, frame[i]!);
+      if (this.config.kpti) {
+        core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
+        movToCr3(core, P.kptiLeaveCr3, userCr3);
+      }
+      core.regs[R.RSP] = sp;
+      iretq(core, P.iret);
+    } else {
+      if (this.config.kpti) {
+        core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
+        movToCr3(core, P.kptiLeaveCr3, userCr3);
+      }
+      core.regs[R.RCX] = rip;
+      core.regs[11] = rflags | 0x200;
+      sysret(core, P.sysret);
+    }
+    u.state = ThreadState.Running;
+    core.setOwner(u.process.owner);
+  }
+
+  // ---- Running ---------------------------------------------------------------------------
+
+  /** Whether `core` has anything to do: a thread, a ready one, or an interrupt to wait for. */
+  private hasWork(core: Core): boolean {
+    return (
+      this.current[core.id] !== null ||
+      this.readyOn(core) ||
+      (core.pending.length > 0 && this.anyAlive(core))
+    );
+  }
+
+  private readyOn(core: Core): boolean {
+    return this.threads.some((t) => t.core === core && t.state === ThreadState.Ready);
+  }
+
+  private anyAlive(core: Core): boolean {
+    return this.threads.some((t) => t.core === core && t.alive && t.state !== ThreadState.Inactive);
+  }
+
+  /** Runs until no core has work, or `maxSteps` steps. Returns the steps taken. */
+  run(maxSteps = 1_000_000): number {
+    let steps = 0;
+    while (steps < maxSteps) {
+      const core = this.machine.nextCore((c) => this.hasWork(c));
+      if (core === undefined) break;
+      this.step(core);
+      steps++;
+    }
+    return steps;
+  }
+
+  /** One step on `core`: kernel work, then the chosen thread's user code until it stops. */
+  step(core: Core): void {
+    let t = this.current[core.id] ?? null;
+    if (t === null) {
+      const next = this.idle(core);
+      if (next === null) return;
+      t = next;
+    }
+    if (t.code === null) t.code = this.bodies.get(t)!(new UserApi(this.machine, t));
+    let ev: IteratorResult<unknown, void>;
+    try {
+      ev = t.code.next();
+    } catch (e) {
+      if (!(e instanceof Trap)) throw e;
+      this.onTrap(core, t, e);
+      return;
+    }
+    if (ev.done) return this.onThreadReturn(core, t);
+    const kind = (ev.value as { kind: string }).kind;
+    if (kind === 'syscall') {
+      this.enterFromSyscall(core, t);
+      const next = this.personality.syscall(this, core, t) ?? this.chooseThread(core);
+      this.dispatch(core, next);
+    } else if (this.machine.interruptDue(core)) {
+      const vector = this.machine.deliverInterrupt(core);
+      this.enterFromTrap(core, t, this.paths.interruptEntry);
+      this.onInterrupt(core, t, vector);
+    }
+  }
+
+  /** Leaves the kernel to `next`, or parks the core when there is nothing to run. */
+  dispatch(core: Core, next: Thread | null): void {
+    if (next === null) {
+      this.current[core.id] = null;
+      return;
+    }
+    this.leaveTo(core, next);
+  }
+
+  /** A core with no current thread: pick a ready one, or sleep until an interrupt. */
+  private idle(core: Core): Thread | null {
+    const t = this.chooseThread(core);
+    if (t !== null) {
+      this.leaveTo(core, t);
+      return t;
+    }
+    if (core.pending.length === 0) return null;
+    this.machine.halt(core);
+    core.rflags |= 0x200;
+    const vector = this.machine.deliverInterrupt(core);
+    this.enterFromTrap(core, null, this.paths.interruptEntry);
+    this.onInterrupt(core, null, vector);
+    return this.current[core.id] ?? null;
+  }
+
+  private onInterrupt(core: Core, t: Thread | null, vector: number): void {
+    if (vector === TIMER_VECTOR) {
+      core.exec(this.paths.timer.at, this.paths.timer.bytes, this.paths.timer.instructions);
+      this.machine.setTimer(core, core.cycles + this.config.tickCycles, TIMER_VECTOR);
+      if (t !== null) {
+        const left = (this.slices.get(t) ?? this.config.timesliceTicks) - 1;
+        if (left > 0) {
+          this.slices.set(t, left);
+          return this.leaveTo(core, t);
+        }
+        this.slices.delete(t);
+        this.makeReady(core, t);
+      }
+    } else if (t !== null) {
+      this.makeReady(core, t);
+    }
+    this.dispatch(core, this.chooseThread(core));
+  }
+
+  /** A fault or VM exit out of user code: the thread (or its process) is stopped. */
+  private onTrap(core: Core, t: Thread, trap: Trap): void {
+    const ev = trap.event;
+    if (ev.kind === 'vmexit') {
+      const out = this.rk.handleExit(core, trap);
+      if (out.kind === 'violation') {
+        // The Rootkernel re-entered the guest at the kernel's upcall, in CPL 0.
+        this.enterFromTrap(core, null, this.paths.fault);
+        this.killProcess(
+          core,
+          t.process,
+          `VM exit ${out.reason} at ${out.rip.toString(16)} (guest-physical ${out.guestPhysical.toString(16)})`,
+        );
+      } else {
+        // Emulated and resumed in user mode, but the thread's code unwound: it ends here.
+        syscallInsn(core, USER_TEXT);
+        this.enterFromSyscall(core, t);
+        this.stopThread(core, t, `VM exit ${ev.reason} in user code`);
+      }
+    } else {
+      const withError = ev.kind === 'exception' && [8, 10, 11, 12, 13, 14, 17].includes(ev.vector);
+      this.enterFromTrap(core, t, this.paths.fault, withError);
+      const what =
+        ev.kind === 'exception'
+          ? `exception ${ev.vector} at ${ev.rip.toString(16)}${ev.vector === 14 ? ` (address ${ev.cr2.toString(16)}, error ${ev.errorCode})` : ''}`
+          : trap.message;
+      this.stopThread(core, t, what);
+    }
+    this.current[core.id] = null;
+    this.dispatch(core, this.chooseThread(core));
+  }
+
+  private onThreadReturn(core: Core, t: Thread): void {
+    // The body returned: it ends with the exit system call at the image's first byte.
+    syscallInsn(core, USER_TEXT);
+    this.enterFromSyscall(core, t);
+    core.exec(
+      this.paths.threadExit.at,
+      this.paths.threadExit.bytes,
+      this.paths.threadExit.instructions,
+    );
+    t.state = ThreadState.Exited;
+    t.code = null;
+    this.personality.onStop(this, core, t);
+    this.current[core.id] = null;
+    this.dispatch(core, this.chooseThread(core));
+  }
+
+  /** Stops one thread: it never runs again; the personality detaches it from its objects. */
+  stopThread(core: Core, t: Thread, reason: string): void {
+    if (!t.alive) return;
+    if (t.state === ThreadState.Ready) this.queues[t.core.id]!.dequeue(core, t);
+    t.state = ThreadState.Stopped;
+    t.exitReason = reason;
+    t.code = null;
+    this.personality.onStop(this, core, t);
+    if (this.current[t.core.id] === t) this.current[t.core.id] = null;
+  }
+
+  /** Stops every thread of `p` (a violation is the process's, not one thread's). */
+  killProcess(core: Core, p: Process, reason: string): void {
+    p.killed = true;
+    p.killReason = reason;
+    for (const t of p.threads) this.stopThread(core, t, reason);
+  }
+}
