@@ -2,8 +2,9 @@
 
 import type { Experiment } from './experiment.ts';
 import { primitives } from './primitives.ts';
+import { ipc } from './ipc.ts';
 
-export const EXPERIMENTS: readonly Experiment[] = [primitives];
+export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc];
 
 export function findExperiment(id: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.id === id);

@@ -349,6 +349,7 @@ export class Subkernel {
   /** Puts `t` on its core's ready queue (written by `core`); an IPI tells a remote core. */
   makeReady(core: Core, t: Thread): void {
     t.state = ThreadState.Ready;
+    t.readyAt = core.cycles;
     this.queues[t.core.id]!.enqueue(core, t);
     if (t.core !== core && core.nonRoot) {
       const P = this.paths;
@@ -479,17 +480,21 @@ export class Subkernel {
 
   // ---- Running ---------------------------------------------------------------------------
 
-  /** Whether `core` has anything to do: a thread, a ready one, or an interrupt to wait for. */
+  /** Whether `core` has anything to do: a thread, a ready one it can already see, or an
+   *  interrupt to wait for. */
   private hasWork(core: Core): boolean {
     return (
       this.current[core.id] !== null ||
-      this.readyOn(core) ||
+      this.visibleReady(core) ||
       (core.pending.length > 0 && this.anyAlive(core))
     );
   }
 
-  private readyOn(core: Core): boolean {
-    return this.threads.some((t) => t.core === core && t.state === ThreadState.Ready);
+  /** A thread ready on `core` whose becoming ready is not in this core's future. */
+  private visibleReady(core: Core): boolean {
+    return this.threads.some(
+      (t) => t.core === core && t.state === ThreadState.Ready && t.readyAt <= core.cycles,
+    );
   }
 
   private anyAlive(core: Core): boolean {
@@ -547,12 +552,15 @@ export class Subkernel {
     this.leaveTo(core, next);
   }
 
-  /** A core with no current thread: pick a ready one, or sleep until an interrupt. */
+  /** A core with no current thread: pick a ready one it can see, or sleep until an
+   *  interrupt (a remote wake-up always comes with one). */
   private idle(core: Core): Thread | null {
-    const t = this.chooseThread(core);
-    if (t !== null) {
-      this.leaveTo(core, t);
-      return t;
+    if (this.visibleReady(core)) {
+      const t = this.chooseThread(core);
+      if (t !== null) {
+        this.leaveTo(core, t);
+        return t;
+      }
     }
     if (core.pending.length === 0) return null;
     this.machine.halt(core);

@@ -37,6 +37,9 @@ export class Thread {
    *  message's decoded form); the authoritative state is in the TCB. */
   ext: Record<string, unknown> = {};
   exitReason = '';
+  /** Cycle (on the clock of the core that made it ready) at which the thread became ready:
+   *  another core cannot see it in its queue before that moment. */
+  readyAt = 0;
 
   constructor(
     readonly id: number,

@@ -18,7 +18,7 @@ export function renderResult(r: ExperimentResult): string {
     head: head.map((h) => pc.bold(h)),
     style: { head: [], border: [] },
     wordWrap: true,
-    colWidths: [48, 11, 12, ...(hasRef ? [11] : []), 44],
+    colWidths: [60, 11, 12, ...(hasRef ? [11] : []), 40],
   });
   for (const row of r.rows) {
     const ref = row.reference === undefined ? '' : formatValue(row.reference);

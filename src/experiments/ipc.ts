@@ -1,0 +1,75 @@
+// Experiment "ipc": sel4bench's IPC cases on the simulated machine, for the seL4 Subkernel
+// (native IPC). SkyBridge rows join these once it exists.
+
+import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
+import { runSel4Bench, type IpcCase } from './sel4bench.ts';
+
+const SEL4BENCH =
+  'sel4bench, Skylake i7-6700, no Meltdown mitigation (sel4.systems/About/Performance)';
+
+function label(c: IpcCase): string {
+  const parts = [
+    c.interAs ? 'inter-AS' : 'intra-AS',
+    `${c.words} words`,
+    c.kpti ? 'KPTI' : 'no KPTI',
+    c.pcid ? 'PCID' : 'no PCID',
+  ];
+  if (c.crossCore) parts.push('server on another core');
+  return parts.join(', ');
+}
+
+function run(ctx: RunContext): ExperimentResult {
+  const cases: IpcCase[] = [];
+  for (const interAs of [true, false])
+    for (const words of [0, 10])
+      for (const kpti of [false, true])
+        for (const pcid of [true, false]) cases.push({ interAs, words, kpti, pcid });
+  cases.push({ interAs: true, words: 0, kpti: false, pcid: true, crossCore: true });
+  const rows: ResultRow[] = [];
+  cases.forEach((c, i) => {
+    const r = runSel4Bench(ctx.profile, c);
+    const l = label(c);
+    const reference = c.interAs && c.words === 0 && !c.kpti && c.pcid && !c.crossCore;
+    const path = c.crossCore || c.words > 4 ? 'slowpath' : 'fastpath';
+    rows.push({
+      measurement: `seL4 call, ${l}`,
+      value: r.call,
+      unit: 'cycles',
+      note: `one way, ${path}`,
+      ...(reference ? { reference: 375, referenceSource: SEL4BENCH } : {}),
+    });
+    rows.push({
+      measurement: `seL4 reply, ${l}`,
+      value: r.reply,
+      unit: 'cycles',
+      note: `one way, ${path}`,
+      ...(reference ? { reference: 382, referenceSource: SEL4BENCH } : {}),
+    });
+    rows.push({
+      measurement: `seL4 round trip, ${l}`,
+      value: r.roundTrip,
+      unit: 'cycles',
+      note: `${r.instructions} instructions per round trip`,
+    });
+    ctx.progress?.(i + 1, cases.length);
+  });
+  return {
+    id: 'ipc',
+    title:
+      'IPC latency, sel4bench style (stamp in caller, stamp in callee, stamp overhead subtracted)',
+    rows,
+    notes: [
+      'Mean of 64 IPCs after 16 warm-up IPCs; client priority 100, server 101; one core unless stated.',
+      "One-way figures across cores compare two cores' clocks, which the model keeps in step through the IPI's arrival time.",
+      "Instruction counts of the kernel paths are estimates from seL4 10.1.1's source (src/kernel/sel4/paths.ts); nothing is fitted to the published figures.",
+    ],
+  };
+}
+
+export const ipc: Experiment = {
+  id: 'ipc',
+  title: 'IPC latency',
+  description:
+    "sel4bench's IPC cases: call, reply, round trip; same/different address space; 0/10 words; KPTI; PCID; cross-core",
+  run,
+};
