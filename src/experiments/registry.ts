@@ -3,8 +3,9 @@
 import type { Experiment } from './experiment.ts';
 import { primitives } from './primitives.ts';
 import { ipc } from './ipc.ts';
+import { indirect } from './indirect.ts';
 
-export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc];
+export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect];
 
 export function findExperiment(id: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.id === id);

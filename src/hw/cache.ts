@@ -16,8 +16,12 @@ export class SetAssocCache {
   /** Line number (HPA / line size) per way, -1 when invalid. */
   private readonly tags: Float64Array;
   private readonly stamps: Float64Array;
-  /** Owner id that filled the line. */
+  /** Owner id that filled the line, and whether the fill was an instruction fetch. */
   readonly fillOwner: Int32Array;
+  readonly fillFetch: Uint8Array;
+  /** Owner and fetch flag of the line the last fill evicted (-1: it evicted nothing). */
+  lastVictimOwner = -1;
+  lastVictimFetch = 0;
   private clock = 0;
 
   constructor(name: string, p: CacheLevelProfile) {
@@ -29,6 +33,7 @@ export class SetAssocCache {
     this.tags = new Float64Array(this.sets * this.ways).fill(-1);
     this.stamps = new Float64Array(this.sets * this.ways);
     this.fillOwner = new Int32Array(this.sets * this.ways);
+    this.fillFetch = new Uint8Array(this.sets * this.ways);
   }
 
   /** Looks `line` up; on a hit refreshes its LRU stamp and returns true. */
@@ -52,7 +57,7 @@ export class SetAssocCache {
   }
 
   /** Inserts `line` (known absent); returns the evicted line number or -1. */
-  fill(line: number, owner: number): number {
+  fill(line: number, owner: number, fetch = 0): number {
     const base = (line & this.setMask) * this.ways;
     const tags = this.tags;
     const stamps = this.stamps;
@@ -70,9 +75,12 @@ export class SetAssocCache {
       }
     }
     const evicted = tags[victim]!;
+    this.lastVictimOwner = evicted === -1 ? -1 : this.fillOwner[victim]!;
+    this.lastVictimFetch = this.fillFetch[victim]!;
     tags[victim] = line;
     stamps[victim] = ++this.clock;
     this.fillOwner[victim] = owner;
+    this.fillFetch[victim] = fetch;
     return evicted;
   }
 

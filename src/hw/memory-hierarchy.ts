@@ -15,6 +15,55 @@ export const enum AccessKind {
   Fetch = 2,
 }
 
+/** Cache levels as numbered in eviction records. */
+export const enum Level {
+  L1I = 0,
+  L1D = 1,
+  L2 = 2,
+  LLC = 3,
+}
+export const LEVEL_NAMES = ['L1I', 'L1D', 'L2', 'LLC'] as const;
+
+/**
+ * Who evicted whose lines: a count per (level, victim owner, victim was code, evictor
+ * owner, evictor was fetching). Off unless an experiment asks (it costs a map update per
+ * eviction); answers "what exactly got evicted, and by whom".
+ */
+export class EvictionLog {
+  readonly counts = new Map<number, number>();
+
+  static key(level: number, victim: number, victimFetch: number, evictor: number, evictorFetch: number): number {
+    return (((level * 4096 + victim) * 2 + victimFetch) * 4096 + evictor) * 2 + evictorFetch;
+  }
+
+  record(level: number, victim: number, victimFetch: number, evictor: number, evictorFetch: number): void {
+    const k = EvictionLog.key(level, victim, victimFetch, evictor, evictorFetch);
+    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+  }
+
+  /** All records as rows. */
+  entries(): { level: number; victim: number; victimFetch: number; evictor: number; evictorFetch: number; count: number }[] {
+    const out = [];
+    for (const [k, count] of this.counts) {
+      let r = k;
+      const evictorFetch = r % 2;
+      r = Math.floor(r / 2);
+      const evictor = r % 4096;
+      r = Math.floor(r / 4096);
+      const victimFetch = r % 2;
+      r = Math.floor(r / 2);
+      const victim = r % 4096;
+      const level = Math.floor(r / 4096);
+      out.push({ level, victim, victimFetch, evictor, evictorFetch, count });
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.counts.clear();
+  }
+}
+
 export interface CoreCaches {
   readonly l1i: SetAssocCache;
   readonly l1d: SetAssocCache;
@@ -26,6 +75,8 @@ export class MemoryHierarchy {
   readonly llc: SetAssocCache;
   readonly dramLatency: number;
   readonly lineBytes: number;
+  /** Set to record evictions (see EvictionLog). */
+  evictions: EvictionLog | null = null;
 
   constructor(profile: CpuProfile, coreCount: number) {
     const c = profile.caches;
@@ -49,7 +100,8 @@ export class MemoryHierarchy {
   access(core: number, hpa: number, kind: AccessKind, owner: number, ctr: Float64Array): number {
     const line = Math.floor(hpa / this.lineBytes);
     const cc = this.cores[core]!;
-    const l1 = kind === AccessKind.Fetch ? cc.l1i : cc.l1d;
+    const fetch = kind === AccessKind.Fetch ? 1 : 0;
+    const l1 = fetch ? cc.l1i : cc.l1d;
     let lat: number;
     if (kind === AccessKind.Store && this.cores.length > 1) this.invalidateOthers(core, line, ctr);
     if (l1.lookup(line)) {
@@ -68,14 +120,20 @@ export class MemoryHierarchy {
         } else {
           ctr[C.llcMiss]++;
           lat = this.dramLatency;
-          this.llc.fill(line, owner);
+          this.fillAt(this.llc, Level.LLC, line, owner, fetch);
         }
-        cc.l2.fill(line, owner);
+        this.fillAt(cc.l2, Level.L2, line, owner, fetch);
       }
-      l1.fill(line, owner);
+      this.fillAt(l1, fetch ? Level.L1I : Level.L1D, line, owner, fetch);
     }
     ctr[C.memCycles] += lat;
     return lat;
+  }
+
+  private fillAt(c: SetAssocCache, level: Level, line: number, owner: number, fetch: number): void {
+    c.fill(line, owner, fetch);
+    const log = this.evictions;
+    if (log !== null && c.lastVictimOwner >= 0) log.record(level, c.lastVictimOwner, c.lastVictimFetch, owner, fetch);
   }
 
   private invalidateOthers(core: number, line: number, ctr: Float64Array): void {

@@ -48,6 +48,11 @@ export class TranslationCache {
   readonly base: Float64Array;
   private readonly stamp: Float64Array;
   private clock = 0;
+  /**
+   * When set, counts replacements of a valid entry by an entry of another context: key
+   * victim × 8192 + newcomer, each 4096 for a global entry, else its PCID. Off by default.
+   */
+  evictions: Map<number, number> | null = null;
 
   constructor(name: string, entries: number, ways: number) {
     this.name = name;
@@ -97,6 +102,7 @@ export class TranslationCache {
     const b = (vpn & this.setMask) * this.ways;
     let victim = b;
     let oldest = Infinity;
+    let same = false;
     for (let i = b; i < b + this.ways; i++) {
       const f = this.flags[i]!;
       if ((f & F_VALID) === 0) {
@@ -112,12 +118,20 @@ export class TranslationCache {
         this.pcid[i] === pcid
       ) {
         victim = i;
+        same = true;
         break;
       }
       if (oldest !== -1 && this.stamp[i]! < oldest) {
         oldest = this.stamp[i]!;
         victim = i;
       }
+    }
+    const log = this.evictions;
+    if (log !== null && !same && (this.flags[victim]! & F_VALID) !== 0) {
+      const v = (this.flags[victim]! & F_GLOBAL) !== 0 ? 4096 : this.pcid[victim]!;
+      const n = (flags & F_GLOBAL) !== 0 ? 4096 : pcid;
+      const key = v * 8192 + n;
+      log.set(key, (log.get(key) ?? 0) + 1);
     }
     this.vpn[victim] = vpn;
     this.size[victim] = size;

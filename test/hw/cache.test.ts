@@ -146,3 +146,22 @@ test('SetAssocCache remembers which owner filled a line', () => {
   c.fill(1, 5);
   assert.deepEqual(Array.from(c.fillOwner), [3, 5]);
 });
+
+test('eviction records: who filled the line that was evicted, and who evicted it', async () => {
+  const { MemoryHierarchy, EvictionLog, AccessKind } =
+    await import('../../src/hw/memory-hierarchy.ts');
+  const { SKYLAKE } = await import('../../src/hw/profile.ts');
+  const h = new MemoryHierarchy(SKYLAKE, 1);
+  const log = new EvictionLog();
+  h.evictions = log;
+  const ctr = new Float64Array(64);
+  const sets = 64; // L1D: 32 KiB / (8 × 64)
+  // Owner 1 fills all 8 ways of set 0 with data; owner 2 fetches code into L1I (no L1D
+  // conflict), then loads a ninth line into set 0 of L1D.
+  for (let w = 0; w < 8; w++) h.access(0, w * sets * 64, AccessKind.Load, 1, ctr);
+  h.access(0, 8 * sets * 64, AccessKind.Load, 2, ctr);
+  const l1d = log.entries().filter((e) => e.level === 1);
+  assert.deepEqual(l1d, [
+    { level: 1, victim: 1, victimFetch: 0, evictor: 2, evictorFetch: 0, count: 1 },
+  ]);
+});
