@@ -46,13 +46,18 @@ export function proc<T = Record<string, never>>(
   k: Subkernel,
   name: string,
   extra?: (t: CodeLayout) => T,
+  opts: { textBytes?: number; dataBytes?: number } = {},
 ): Proc<T> {
   let lib!: Sel4Lib;
   let at = {} as T;
-  const p = k.createProcess(name, (t) => {
-    lib = Sel4Lib.layout(t);
-    if (extra) at = extra(t);
-  });
+  const p = k.createProcess(
+    name,
+    (t) => {
+      lib = Sel4Lib.layout(t);
+      if (extra) at = extra(t);
+    },
+    opts,
+  );
   return { p, lib, at };
 }
 
