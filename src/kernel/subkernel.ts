@@ -87,6 +87,16 @@ interface CommonPaths {
   vmcall: number;
 }
 
+/** Something built into the kernel beside the personality (SkyBridge's Subkernel part):
+ *  its own kernel text, per-core boot work, and a hook on every exit to user mode. */
+export interface KernelExtension {
+  layoutKernel(text: CodeLayout): void;
+  boot(k: Subkernel, core: Core): void;
+  /** Runs in kernel mode before the exit path returns to `next` (after its address space
+   *  is current). */
+  beforeExit(k: Subkernel, core: Core, next: Thread): void;
+}
+
 /** The program a process runs: lays out its code in the image, returns its threads' code. */
 export type ProgramBody = (u: UserApi) => ThreadCode;
 
@@ -116,6 +126,7 @@ export class Subkernel {
     readonly machine: Machine,
     readonly personality: Personality,
     readonly config: SubkernelConfig = DEFAULT_CONFIG,
+    readonly extensions: readonly KernelExtension[] = [],
   ) {
     const m = machine;
     this.rk = new Rootkernel(m);
@@ -123,6 +134,7 @@ export class Subkernel {
     this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES);
     this.paths = this.layoutCommon(this.text);
     personality.layoutKernel(this.text);
+    for (const x of extensions) x.layoutKernel(this.text);
     this.frames = new GuestFrames(m.mem, 0x10_0000, this.rk.guestBytes);
     this.kspace = new KernelSpace(this.frames, this.rk.guestBytes, this.text.bytes);
     // Kernel data: IDT, per-core stacks, interrupt stacks, current-thread words, queues.
@@ -160,6 +172,7 @@ export class Subkernel {
       // Violations (EPT, VMFUNC) re-enter the kernel at its fault path.
       const r = this.hypercall(core, Hypercall.SetUpcall, this.paths.fault.at);
       if (r !== 0) throw new Error(`SetUpcall failed: ${r}`);
+      for (const x of extensions) x.boot(this, core);
       if (config.tickCycles > 0) m.setTimer(core, core.cycles + config.tickCycles, TIMER_VECTOR);
     }
   }
@@ -395,6 +408,35 @@ export class Subkernel {
     t.entry = EntryKind.Syscall;
   }
 
+  /** The kernel's entry for an exception `t` took (already delivered through the IDT). */
+  enterFromException(core: Core, t: Thread, errorCode: boolean): void {
+    this.enterFromTrap(core, t, this.paths.fault, errorCode);
+  }
+
+  /** Returns to `t` in user mode at `rip` (an error path chosen by the kernel) with IRETQ,
+   *  without restoring its saved registers. */
+  resumeUserAt(core: Core, t: Thread, rip: number): void {
+    const P = this.paths;
+    for (const x of this.extensions) x.beforeExit(this, core, t);
+    core.exec(P.iretFrame.at, P.iretFrame.bytes, P.iretFrame.instructions);
+    const sp = this.irqStackTop[core.id]! - 48;
+    const frame = [rip, 0x33, 0x202, t.stackTop - 256, 0x2b];
+    for (let i = 0; i < 5; i++) core.store64(sp + i * 8, frame[i]!);
+    if (this.config.kpti) {
+      const space = t.process.space;
+      core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
+      movToCr3(
+        core,
+        P.kptiLeaveCr3,
+        BigInt(space.userRoot) |
+          (this.config.pcid ? BigInt(space.asid | KPTI_USER_PCID_BIT) | NO_FLUSH : 0n),
+      );
+    }
+    core.regs[R.RSP] = sp;
+    iretq(core, P.iret);
+    core.setOwner(t.process.owner);
+  }
+
   /** Entry from an interrupt or exception already delivered through the IDT: (KPTI,) read
    *  the hardware frame (after the error code, if the vector pushes one), save the registers. */
   private enterFromTrap(core: Core, t: Thread | null, path: Block, errorCode = false): void {
@@ -440,6 +482,7 @@ export class Subkernel {
    *  with SYSRET (after a system call or at first run) or IRETQ (after an interrupt). */
   leaveTo(core: Core, u: Thread): void {
     this.switchTo(core, u);
+    for (const x of this.extensions) x.beforeExit(this, core, u);
     const P = this.paths;
     core.exec(P.exit.at, P.exit.bytes, P.exit.instructions);
     let rip = 0;
