@@ -116,6 +116,8 @@ export class Subkernel {
    *  current user CR3 (seL4's ksCurThread, x64KSCurrentUserCR3). */
   private readonly curThreadVar: number[] = [];
   private readonly irqStackTop: number[] = [];
+  /** Per-core kernel stacks (the boot stack), which the idle loop runs on. */
+  private readonly kernelStackTop: number[] = [];
   private idtBase = 0;
   private readonly slices = new Map<Thread, number>();
   private readonly bodies = new Map<Thread, ProgramBody>();
@@ -157,6 +159,7 @@ export class Subkernel {
       const perCore = physmap(this.frames.frame());
       this.curThreadVar.push(perCore);
       this.irqStackTop.push(irqStack);
+      this.kernelStackTop.push(stack);
       const q = physmap(this.frames.frames(Math.ceil(QUEUE_BYTES / 4096)));
       this.queues.push(new ReadyQueues(q, personality.tcb, this.byTcb));
       core.lstar = this.paths.syscallEntry;
@@ -606,6 +609,10 @@ export class Subkernel {
       }
     }
     if (core.pending.length === 0) return null;
+    // The idle loop runs on the core's own kernel stack: the interrupt that wakes it pushes
+    // its frame there (CPL 0, no stack switch), never on the last thread's user stack, and
+    // the frame is dropped with the stack at the next idle.
+    core.regs[R.RSP] = this.kernelStackTop[core.id]!;
     this.machine.halt(core);
     core.rflags |= 0x200;
     const vector = this.machine.deliverInterrupt(core);

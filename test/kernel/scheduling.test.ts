@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { R } from '../../src/hw/core.ts';
 import { rdtsc } from '../../src/hw/isa.ts';
 import { SKYLAKE } from '../../src/hw/profile.ts';
 import type { Block, CodeLayout } from '../../src/kernel/code-layout.ts';
@@ -212,4 +213,33 @@ test('cross-core wake-up: a call to a server on core 1 goes by IPI and costs at 
   for (const x of [...calls, ...replies]) assert.ok(x >= ipi, `one-way ${x} < IPI latency ${ipi}`);
   const mean = calls.slice(4).reduce((a, b) => a + b, 0) / (N - 4);
   assert.ok(mean >= ipi && mean < ipi + 5000, `mean one-way call ${mean}`);
+});
+
+test('an idle core with the timer on takes interrupts indefinitely on its own kernel stack', () => {
+  // Regression: the idle loop took each interrupt at CPL 0 on whatever RSP the last thread
+  // left (its user stack) and never dropped the frame, so every tick pushed 48 more bytes
+  // until the stack ran out after ~1,365 ticks: #PF while delivering, #DF, triple fault.
+  const { k, sel4, m } = boot({ cores: 1, tickCycles: 5_000 });
+  const ep = sel4.newEndpoint();
+  const p = proc(k, 'P');
+  sel4.mint(p.p, 1, Cap.endpoint(ep, 0, RIGHT.Receive));
+  const waiter = k.createThread(p.p, 'waiter', (u) =>
+    (function* () {
+      yield* p.lib.recv(u, 1); // nobody ever sends
+    })(),
+  );
+  const rsps: number[] = [];
+  const deliver = m.deliverInterrupt.bind(m);
+  m.deliverInterrupt = (core) => {
+    rsps.push(core.regs[R.RSP]!);
+    return deliver(core);
+  };
+  const steps = k.run(3_000);
+  assert.equal(steps, 3_000, 'the core stays busy idling: a blocked thread may still be woken');
+  assert.equal(waiter.state, ThreadState.Blocked);
+  assert.ok(m.snapshot().get('interrupts') >= 2_900);
+  assert.equal(m.snapshot().get('vmexits'), 1, 'only the boot-time SetUpcall');
+  // Every idle interrupt arrived on the same stack pointer, in the kernel half.
+  assert.equal(new Set(rsps).size, 1);
+  assert.ok(rsps[0]! >= 0x8000_0000_0000);
 });
