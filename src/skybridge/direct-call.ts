@@ -1,7 +1,8 @@
 // directServerCall: the client's call into a server, executed as the trampoline's code on
 // the client's own thread with no kernel on the path (skybridge.md "Trampoline"). Two
 // VMFUNCs switch the EPT view; the server's handler runs in between, in the server's address
-// space, on one of the server's stacks, after the calling key is checked.
+// space, on one of the server's stacks, after the calling key is checked. The return goes
+// back to the view the call came from: the caller's own, or, in a chain, the calling server's.
 
 import { R, type Core } from '../hw/core.ts';
 import { Trap } from '../hw/traps.ts';
@@ -22,12 +23,24 @@ import type { SkyBridge } from './skybridge.ts';
 export type CallResult =
   { ok: true; results: number[] } | { ok: false; error: number; why: string };
 
-/** Callee-saved registers the trampoline keeps on the client's stack across the call. */
+/** Callee-saved registers the trampoline keeps on the caller's stack across the call. */
 const SAVED = [R.RBX, R.RBP, 12, 13, 14, 15];
 
 export interface CallOptions {
   /** Present this key instead of the one in the binding (to test the key check). */
   forgeKey?: number;
+  /** Present this key-table slot instead of the binding's (to test the key check). */
+  forgeSlot?: number;
+  /** If given, receives the core's cycle counter at each phase boundary (instrumentation
+   *  of the simulator, like a hardware trace; it costs no simulated cycles). */
+  probe?: number[];
+}
+
+/** Where the call came from, to go back to. */
+interface Origin {
+  identity: number;
+  index: number;
+  server: number;
 }
 
 /**
@@ -46,74 +59,86 @@ export function* directServerCall(
   const core: Core = u.core;
   const t = u.thread;
   const regs = core.regs;
+  const probe = (): void => void opts.probe?.push(core.cycles);
   const identity = sb.identityOf(t);
-  // Client side: save registers, read the binding, record the identity.
+  probe();
+  // Client side: save registers below the red zone of whatever stack the caller is on (a
+  // nested call from a handler is on that server's stack), read the binding, record the
+  // identity.
   u.run(tr.clientEnter);
-  const sp = t.stackTop - 512;
+  const callerRsp = regs[R.RSP]!;
+  const sp = callerRsp - 256;
   SAVED.forEach((r, i) => u.store64(sp - i * 8, regs[r]!));
   const rec = BINDINGS_VA + serverId * BINDING_BYTES;
   const index = u.load64(rec);
-  const slot = u.load64(rec + 8);
+  const slot = opts.forgeSlot ?? u.load64(rec + 8);
   const key = opts.forgeKey ?? u.load64(rec + 16);
   const buffer = u.load64(rec + 24);
-  if (index === 0)
-    return refuse(sb, u, identity, SbError.NotBound, `not bound to server ${serverId}`);
+  const from: Origin = { identity, index: u.load64(identity), server: u.load64(identity + 8) };
+  if (index === 0) return refuse(sb, u, from, SbError.NotBound, `not bound to server ${serverId}`);
   u.store64(identity, index);
   u.store64(identity + 8, serverId);
   regs[R.RAX] = 0;
   regs[R.RCX] = index;
+  probe();
   vmfunc(core, tr.vmfuncCall);
   sb.noteView(core, index);
+  probe();
 
   // Server side, in the server's address space.
   const server = sb.server(serverId)!;
-  let stackBit = -1;
   try {
     u.run(tr.serverEnter);
     const busy = u.load64(SERVER_STATE_VA);
     const max = u.load64(SERVER_STATE_VA + 8);
-    for (let i = 0; i < max; i++)
-      if (Math.floor(busy / 2 ** i) % 2 === 0) {
-        stackBit = i;
-        break;
-      }
+    let stackBit = -1;
+    for (let i = 0; i < max && stackBit < 0; i++)
+      if (Math.floor(busy / 2 ** i) % 2 === 0) stackBit = i;
     if (stackBit < 0)
-      return back(sb, u, identity, SbError.Busy, `all ${max} stacks of server ${serverId} busy`);
+      return back(sb, u, from, SbError.Busy, `all ${max} stacks of server ${serverId} busy`);
     u.store64(SERVER_STATE_VA, busy + 2 ** stackBit);
     regs[R.RSP] = SERVER_STACKS_VA + (stackBit + 1) * SERVER_STACK_BYTES;
     u.run(tr.keyCheck);
     const expected = u.load64(KEY_TABLE_VA + slot * 8);
     if (expected === 0 || expected !== key) {
       freeStack(u, stackBit);
-      return back(sb, u, identity, SbError.BadKey, 'calling key does not match');
+      return back(sb, u, from, SbError.BadKey, 'calling key does not match');
     }
     u.run(tr.callHandler);
+    probe();
     const results = yield* server.handler(u, {
       args: [...args],
       buffer,
       bufferBytes: 0,
       clientSlot: slot,
     });
+    probe();
     // The return: the key again (it may have been revoked meanwhile), free the stack.
     u.run(tr.serverLeave);
     const again = u.load64(KEY_TABLE_VA + slot * 8);
     freeStack(u, stackBit);
     regs[R.R11] = again;
     regs[R.RAX] = 0;
-    regs[R.RCX] = 0;
+    regs[R.RCX] = from.index;
+    probe();
     vmfunc(core, tr.vmfuncReturn);
-    sb.noteView(core, 0);
+    sb.noteView(core, from.index);
+    probe();
     // Client side: only a return that came through the server's trampoline with the key.
     u.run(tr.clientLeave);
     if (regs[R.R11] !== key)
-      return refuse(sb, u, identity, SbError.BadReturn, 'return without the calling key');
+      return refuse(sb, u, from, SbError.BadReturn, 'return without the calling key');
     SAVED.forEach((r, i) => (regs[r] = u.load64(sp - i * 8)));
-    u.store64(identity, 0);
-    u.store64(identity + 8, 0);
+    regs[R.RSP] = callerRsp;
+    u.store64(identity, from.index);
+    u.store64(identity + 8, from.server);
+    probe();
     return { ok: true, results };
   } catch (e) {
     if (!(e instanceof Trap) || e.event.kind === 'shutdown') throw e;
-    return serverFault(sb, u, identity, e, serverId);
+    const r = serverFault(sb, u, from, e, serverId);
+    regs[R.RSP] = callerRsp;
+    return r;
   }
 }
 
@@ -122,38 +147,32 @@ function freeStack(u: UserApi, bit: number): void {
   u.store64(SERVER_STATE_VA, busy - 2 ** bit);
 }
 
-/** A refusal on the client side (no switch happened, or it was undone): the trampoline's
- *  error path clears the identity and returns the error. */
-function refuse(
-  sb: SkyBridge,
-  u: UserApi,
-  identity: number,
-  error: number,
-  why: string,
-): CallResult {
+/** A refusal in the caller's view: the trampoline's error path restores the identity and
+ *  returns the error. */
+function refuse(sb: SkyBridge, u: UserApi, from: Origin, error: number, why: string): CallResult {
   u.run(sb.trampoline.error);
-  u.store64(identity, 0);
-  u.store64(identity + 8, 0);
+  u.store64(from.identity, from.index);
+  u.store64(from.identity + 8, from.server);
   return { ok: false, error, why };
 }
 
-/** A refusal in the server view: switch back first. */
-function back(sb: SkyBridge, u: UserApi, identity: number, error: number, why: string): CallResult {
+/** A refusal in the server's view: switch back to the caller's view first. */
+function back(sb: SkyBridge, u: UserApi, from: Origin, error: number, why: string): CallResult {
   const core = u.core;
   core.regs[R.RAX] = 0;
-  core.regs[R.RCX] = 0;
+  core.regs[R.RCX] = from.index;
   vmfunc(core, sb.trampoline.vmfuncReturn);
-  sb.noteView(core, 0);
-  return refuse(sb, u, identity, error, why);
+  sb.noteView(core, from.index);
+  return refuse(sb, u, from, error, why);
 }
 
-/** Something in the server's view trapped on the client's thread. The kernel attributes it
+/** Something in the server's view trapped on the caller's thread. The kernel attributes it
  *  through the identity page: a violation by the server's code kills the server; any fault
- *  returns the client to its own view with an error. */
+ *  returns the caller to the view it called from, with an error. */
 function serverFault(
   sb: SkyBridge,
   u: UserApi,
-  identity: number,
+  from: Origin,
   e: Trap,
   serverId: number,
 ): CallResult {
@@ -164,16 +183,12 @@ function serverFault(
   let why: string;
   if (ev.kind === 'vmexit') {
     const out = k.rk.handleExit(core, e);
-    why =
-      out.kind === 'violation'
-        ? `VM exit ${out.reason} in server ${serverId}`
-        : `VM exit ${ev.reason} in server ${serverId}`;
     if (out.kind !== 'violation')
       throw new Error('a resumed VM exit inside a server call is not modelled');
+    why = `VM exit ${out.reason} in server ${serverId}`;
     // The upcall left the core in the kernel (CPL 0, base EPT).
     sb.noteView(core, 0);
-    const server = sb.server(serverId)!;
-    k.killProcess(core, server.process, why);
+    k.killProcess(core, sb.server(serverId)!.process, why);
   } else {
     const withError = ev.kind === 'exception' && [8, 10, 11, 12, 13, 14, 17].includes(ev.vector);
     k.enterFromException(core, t, withError);
@@ -183,11 +198,11 @@ function serverFault(
         : e.message;
   }
   core.exec(sb.faultPath.at, sb.faultPath.bytes, sb.faultPath.instructions);
-  // Clear the identity (the kernel writes it through its own mapping), then return to the
-  // client's view and to the trampoline's error path in user mode.
+  // The kernel rewrites the identity through its own mapping (the caller's view), which the
+  // exit hook switches back to before returning to the trampoline's error path.
   const idk = sb.identityKernel(t)!;
-  core.store64(idk, 0);
-  core.store64(idk + 8, 0);
+  core.store64(idk, from.index);
+  core.store64(idk + 8, from.server);
   k.resumeUserAt(core, t, sb.trampoline.error.at);
-  return refuse(sb, u, identity, SbError.ServerFault, why);
+  return refuse(sb, u, from, SbError.ServerFault, why);
 }

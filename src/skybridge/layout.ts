@@ -5,8 +5,8 @@ export const TRAMPOLINE_VA = 0x7ff0_0000_0000;
 export const TRAMPOLINE_BYTES = 4096;
 /** Per process: its bindings as a client (server id → list index, key slot, key). */
 export const BINDINGS_VA = 0x7ff0_0000_1000;
-/** Per thread: the identity page the trampoline writes before switching (4 KiB each). */
-export const IDENTITY_VA = 0x7ff0_0010_0000;
+/** Per thread (by thread id): the identity page the trampoline writes before switching. */
+export const IDENTITY_VA = 0x7ff4_0000_0000;
 /** Per server: the calling-key table (one 8-byte key per client slot). */
 export const KEY_TABLE_VA = 0x7ff0_0000_2000;
 /** Per server: stack bookkeeping (word 0: the busy bitmap). */

@@ -85,9 +85,12 @@ export class SkyBridge implements KernelExtension {
   private kernelVmfunc = 0;
   faultPath!: Block;
   private trampolineGpa = -1;
+  /** Per process: its EPTP list's entries by index (the server ID), 0 where none. */
   private readonly lists = new Map<Process, number[]>();
+  private readonly views = new Map<string, { view: number; eptp: number }>();
   private readonly bindingPages = new Map<Process, number>();
   private readonly identityPages = new Map<Thread, number>();
+  private readonly identityMapped = new Map<Process, Set<Thread>>();
   private listVa: number[] = [];
   private installedFor: (Process | null)[] = [];
   private currentIndex: number[] = [];
@@ -246,17 +249,8 @@ export class SkyBridge implements KernelExtension {
       throw new Error(`server ${serverId} has ${MAX_CLIENTS} clients already`);
     this.mapTrampoline(p);
     this.lists.set(p, list);
-    const view = this.k.hypercall(
-      core,
-      Hypercall.BindClientServer,
-      p.space.userRoot,
-      s.process.space.userRoot,
-    );
-    if (view < 0) throw new Error(`BindClientServer failed: ${view}`);
-    const eptp = this.k.hypercall(core, Hypercall.EptpValue, view);
-    if (eptp < 0) throw new Error(`EptpValue failed: ${eptp}`);
-    const index = list.length;
-    list.push(eptp);
+    const direct = this.viewFor(core, p, s);
+    const index = s.id;
     const key = this.nextKey();
     const mem = this.k.machine.mem;
     mem.write64n(s.keyTableGpa + slot * 8, key);
@@ -286,18 +280,59 @@ export class SkyBridge implements KernelExtension {
       index,
       slot,
       key,
-      view,
-      eptp,
+      view: direct.view,
+      eptp: direct.eptp,
       buffer,
       bufferBytes,
       active: true,
     };
     s.slots[slot] = b;
     this.bindings.push(b);
+    // Chains: a thread of any process that reaches `p` may now call on into `s` (and what
+    // `s` reaches) from `p`'s handler, with its own EPTP list; give each such process its
+    // view of each server it can reach, at the server's index.
+    for (const q of [...this.lists.keys()]) {
+      for (const srv of this.reach(q)) {
+        if (srv === q) continue;
+        this.viewFor(
+          core,
+          q,
+          this.servers.find((x) => x.process === srv)!,
+        );
+      }
+    }
     // Cores running this client pick the new entry up at their next exit to it.
     this.installedFor = this.installedFor.map((q) => (q === p ? null : q));
+    // Every thread that can now reach the server needs its identity page mapped there.
+    for (const t of this.identityPages.keys()) this.identityOf(t);
     for (const t of p.threads) this.identityOf(t);
     return b;
+  }
+
+  /** The view of server `s` for threads of process `q` (q's page-table root remapped to the
+   *  server's), made once through the Rootkernel and entered in q's EPTP list at s.id. */
+  private viewFor(core: Core, q: Process, s: Server): { view: number; eptp: number } {
+    const key = `${q.id}:${s.id}`;
+    let v = this.views.get(key);
+    if (v === undefined) {
+      const view = this.k.hypercall(
+        core,
+        Hypercall.BindClientServer,
+        q.space.userRoot,
+        s.process.space.userRoot,
+      );
+      if (view < 0) throw new Error(`BindClientServer failed: ${view}`);
+      const eptp = this.k.hypercall(core, Hypercall.EptpValue, view);
+      if (eptp < 0) throw new Error(`EptpValue failed: ${eptp}`);
+      v = { view, eptp };
+      this.views.set(key, v);
+    }
+    const list = this.lists.get(q) ?? [0];
+    this.lists.set(q, list);
+    while (list.length <= s.id) list.push(0);
+    list[s.id] = v.eptp;
+    this.installedFor = this.installedFor.map((x) => (x === q ? null : x));
+    return v;
   }
 
   /** Unbinds: the server's key slot is cleared (a call in flight fails its return check) and
@@ -314,16 +349,39 @@ export class SkyBridge implements KernelExtension {
     this.installedFor = this.installedFor.map((q) => (q === b.client ? null : q));
   }
 
-  /** The user address of `t`'s identity page (mapped on first use). */
+  /**
+   * The user address of `t`'s identity page: one page per thread in the whole system, at the
+   * same address in the thread's own process and in every server its calls can reach (a
+   * chain's servers too), since the trampoline writes it from whichever view it is in.
+   * Mapped on first use and after every new binding.
+   */
   identityOf(t: Thread): number {
-    const idx = t.process.threads.indexOf(t);
-    const va = IDENTITY_VA + idx * 4096;
-    if (!this.identityPages.has(t)) {
-      const gpa = this.k.frames.frame();
-      t.process.space.map(va, gpa, 4096, { writable: true, noExec: true });
+    const va = IDENTITY_VA + t.id * 4096;
+    let gpa = this.identityPages.get(t);
+    if (gpa === undefined) {
+      gpa = this.k.frames.frame();
       this.identityPages.set(t, gpa);
     }
+    for (const q of this.reach(t.process)) {
+      let mapped = this.identityMapped.get(q);
+      if (mapped === undefined) this.identityMapped.set(q, (mapped = new Set()));
+      if (mapped.has(t)) continue;
+      q.space.map(va, gpa, 4096, { writable: true, noExec: true });
+      mapped.add(t);
+    }
     return va;
+  }
+
+  /** `p` and every server process its bindings reach, transitively. */
+  private reach(p: Process): Process[] {
+    const out = [p];
+    for (let i = 0; i < out.length; i++) {
+      for (const b of this.bindings) {
+        if (b.active && b.client === out[i] && !out.includes(b.server.process))
+          out.push(b.server.process);
+      }
+    }
+    return out;
   }
 
   /** The kernel's address of `t`'s identity page (for attribution). */
