@@ -3,6 +3,7 @@
 
 import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
 import { runSel4Bench, type IpcCase } from './sel4bench.ts';
+import { runSkyBridgeBench, type SbCase } from './skybridge-bench.ts';
 
 const SEL4BENCH =
   'sel4bench, Skylake i7-6700, no Meltdown mitigation (sel4.systems/About/Performance)';
@@ -53,6 +54,69 @@ function run(ctx: RunContext): ExperimentResult {
     });
     ctx.progress?.(i + 1, cases.length);
   });
+  // SkyBridge on the same machine and kernel configuration.
+  const sbCases: SbCase[] = [
+    { bytes: 0, kpti: false, pcid: true },
+    { bytes: 1024, kpti: false, pcid: true },
+    { bytes: 4096, kpti: false, pcid: true },
+    { bytes: 0, kpti: true, pcid: true },
+    { bytes: 0, kpti: false, pcid: true, chain: true },
+  ];
+  const base = runSel4Bench(ctx.profile, { interAs: true, words: 0, kpti: false, pcid: true });
+  const baseKpti = runSel4Bench(ctx.profile, { interAs: true, words: 0, kpti: true, pcid: true });
+  for (const c of sbCases) {
+    const r = runSkyBridgeBench(ctx.profile, c);
+    const what = c.chain
+      ? 'chain client → A → B, registers'
+      : c.bytes === 0
+        ? 'registers'
+        : `${c.bytes} B through the shared buffer`;
+    const l = `${what}, ${c.kpti ? 'KPTI' : 'no KPTI'}`;
+    if (!c.chain) {
+      rows.push({
+        measurement: `SkyBridge call, ${l}`,
+        value: r.call,
+        unit: 'cycles',
+        note: 'one way: caller stamp to handler stamp',
+      });
+      rows.push({
+        measurement: `SkyBridge return, ${l}`,
+        value: r.reply,
+        unit: 'cycles',
+        note: 'one way: handler stamp to caller stamp',
+      });
+    }
+    rows.push({
+      measurement: `SkyBridge round trip, ${l}`,
+      value: r.roundTrip,
+      unit: 'cycles',
+      note: `${r.instructions} instructions per round trip`,
+    });
+    if (c.bytes === 0 && !c.kpti && !c.chain) {
+      for (const [phase, cycles] of Object.entries(r.phases)) {
+        rows.push({
+          measurement: `  SkyBridge round trip breakdown: ${phase}`,
+          value: cycles,
+          unit: 'cycles',
+          note: phase === 'handler' ? "includes the benchmark's two RDTSC stamps" : '',
+        });
+      }
+      rows.push({
+        measurement: 'SkyBridge vs seL4 fastpath round trip (inter-AS, no KPTI, PCID)',
+        value: Math.round((base.roundTrip / r.roundTrip) * 100) / 100,
+        unit: '× faster',
+        note: `seL4 ${base.roundTrip} cycles, SkyBridge ${r.roundTrip}`,
+      });
+    }
+    if (c.bytes === 0 && c.kpti && !c.chain) {
+      rows.push({
+        measurement: 'SkyBridge vs seL4 fastpath round trip (inter-AS, KPTI, PCID)',
+        value: Math.round((baseKpti.roundTrip / r.roundTrip) * 100) / 100,
+        unit: '× faster',
+        note: `seL4 ${baseKpti.roundTrip} cycles, SkyBridge ${r.roundTrip}: no kernel entry, so KPTI costs SkyBridge nothing`,
+      });
+    }
+  }
   return {
     id: 'ipc',
     title:
