@@ -307,3 +307,71 @@ test('a VMFUNC to an EPTP-list entry that is not bound: the Rootkernel reports i
   assert.equal(m.mem.read32(quiet - physmap(0)), 0);
   assert.equal(m.mem.read32(quiet - physmap(0) + 8), 0);
 });
+
+for (const fastpath of [true, false]) {
+  test(`a thread killed while it waits for a reply stays dead; the server serves on (fastpath ${fastpath ? 'on' : 'off'})`, () => {
+    // Regression: the server kept its reply capability to the dead caller, and the
+    // fastpath ReplyRecv resumed that thread, whose body then ran again from the start.
+    const { k, sel4, m } = boot({ fastpath });
+    const ep = sel4.newEndpoint();
+    const s = proc(k, 'S');
+    const a = proc(k, 'A');
+    const x = proc(k, 'X');
+    const tramp = new CodeLayout(USER_SHARED, 4096);
+    const vmfuncAt = tramp.insn('vmfunc');
+    const trampGpa = k.frames.frame();
+    m.mem.writeBytes(trampGpa, tramp.bytes);
+    x.p.space.map(USER_SHARED, trampGpa, 4096, { writable: false });
+    for (const c of [a, x]) sel4.mint(c.p, 1, Cap.endpoint(ep, 1, RIGHT.Send | RIGHT.GrantReply));
+    sel4.mint(s.p, 1, Cap.endpoint(ep, 0, RIGHT.Receive));
+    const log: string[] = [];
+    k.createThread(s.p, 'S', (u) =>
+      (function* () {
+        let r = yield* s.lib.recv(u, 1);
+        for (;;) {
+          log.push(`S got ${r.mrs[0]}`);
+          yield* s.lib.yield(u); // X's other thread runs now and dies
+          r = yield* s.lib.replyRecv(u, 1, msgInfo(0, 0, 1), [r.mrs[0]! + 1]);
+        }
+      })(),
+    );
+    const x1 = k.createThread(x.p, 'x1', (u) =>
+      (function* () {
+        log.push('x1 calls');
+        const r = yield* x.lib.call(u, 1, msgInfo(0, 0, 1), [7]);
+        log.push(`x1 got ${r.mrs[0]}`);
+      })(),
+    );
+    k.createThread(x.p, 'x2', (u) =>
+      (function* () {
+        u.regs[R.RAX] = 0;
+        u.regs[R.RCX] = 9;
+        log.push('x2 vmfunc');
+        vmfunc(u.core, vmfuncAt);
+        yield* x.lib.yield(u);
+      })(),
+    );
+    const aThread = k.createThread(a.p, 'A', (u) =>
+      (function* () {
+        // Not yet calling when S answers: S's ReplyRecv finds no sender queued, the case
+        // where the fastpath would take the reply capability it still held.
+        yield* a.lib.yield(u);
+        for (const v of [20, 30])
+          log.push(`A got ${(yield* a.lib.call(u, 1, msgInfo(0, 0, 1), [v])).mrs[0]}`);
+      })(),
+    );
+    k.run(10_000);
+    assert.deepEqual(log, [
+      'x1 calls',
+      'S got 7',
+      'x2 vmfunc',
+      'S got 20',
+      'A got 21',
+      'S got 30',
+      'A got 31',
+    ]);
+    assert.equal(x.p.killed, true);
+    assert.equal(x1.state, ThreadState.Stopped);
+    assert.equal(aThread.state, ThreadState.Exited);
+  });
+}

@@ -15,7 +15,10 @@ import { fastpathCall, fastpathReplyRecv } from './fastpath.ts';
 import { slowCall, slowRecv, slowReply, slowReplyRecv, slowSend } from './ipc.ts';
 import {
   Cap,
+  CapType,
   EP_BYTES,
+  SLOT_CALLER,
+  SLOT_REPLY,
   SEL4_TCB,
   SLOT_CTABLE,
   SLOT_VTABLE,
@@ -25,8 +28,11 @@ import {
   RI,
   Sel4Error,
   msgInfo,
+  capType,
   putCap,
+  readCap,
   regOffset,
+  writeCap,
   type CapWords,
 } from './objects.ts';
 import { epRemove } from './endpoint.ts';
@@ -171,6 +177,18 @@ export class Sel4 implements Personality {
       // Leave the endpoint queue it waits in (seL4 cancelIPC).
       epRemove(core, blockedOn, t);
       delete t.ext.blockedOn;
+    }
+    // A caller stopped while it waits for a reply: delete the reply capability its server
+    // holds to it (seL4 cancelIPC, BlockedOnReply), so no reply can resume a dead thread.
+    const server = t.ext.replyFrom as Thread | undefined;
+    if (server !== undefined) {
+      const cap = readCap(core, server.tcb + SLOT_CALLER);
+      if (capType(cap) === CapType.Reply && cap.w1 === t.tcb) {
+        writeCap(core, server.tcb + SLOT_CALLER, Cap.null());
+        core.store64(server.tcb + SLOT_CALLER + 16, 0);
+        core.store64(t.tcb + SLOT_REPLY + 24, 0);
+      }
+      delete t.ext.replyFrom;
     }
     // A caller waiting for this thread's reply is woken with an error: its reply
     // capability died with the server (seL4 deletes the reply cap and restarts the caller
