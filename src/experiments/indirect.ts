@@ -16,6 +16,9 @@ import { Sel4Lib } from '../kernel/sel4/libsel4.ts';
 import { Cap, RIGHT, msgInfo } from '../kernel/sel4/objects.ts';
 import { Sel4 } from '../kernel/sel4/sel4.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
+import { directServerCall } from '../skybridge/direct-call.ts';
+import { SkyBridge } from '../skybridge/skybridge.ts';
+import { EVICTION_TAG_SPAN } from '../hw/tlb.ts';
 import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
 
 const WARMUP = 4;
@@ -41,13 +44,29 @@ interface Run {
   total: number;
   evictions: EvictionLog;
   tlb: Map<number, number>;
-  names: { client: number; server: number; kernel: number; clientPcid: number; serverPcid: number };
+  names: {
+    client: number;
+    server: number;
+    kernel: number;
+    clientPcid: number;
+    serverPcid: number;
+    baseEp: number;
+  };
 }
 
-function once(profile: CpuProfile, bytes: number, withIpc: boolean, pcid: boolean): Run {
+export type Mechanism = 'seL4' | 'SkyBridge';
+
+function once(
+  profile: CpuProfile,
+  bytes: number,
+  withIpc: boolean,
+  pcid: boolean,
+  mech: Mechanism,
+): Run {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
   const sel4 = new Sel4();
-  const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, pcid });
+  const sb = new SkyBridge({ seed: 1 });
+  const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, pcid }, mech === 'SkyBridge' ? [sb] : []);
   sel4.attach(k);
   const ep = sel4.newEndpoint();
   let cl!: Sel4Lib;
@@ -64,6 +83,18 @@ function once(profile: CpuProfile, bytes: number, withIpc: boolean, pcid: boolea
   const server = k.createProcess('server', (t) => (sl = Sel4Lib.layout(t)));
   sel4.mint(client, 1, Cap.endpoint(ep, 1, RIGHT.Send | RIGHT.GrantReply));
   sel4.mint(server, 1, Cap.endpoint(ep, 0, RIGHT.Receive));
+  let sid = 0;
+  if (mech === 'SkyBridge') {
+    sid = sb.registerServer(
+      server,
+      () =>
+        (function* () {
+          return [0];
+        })(),
+      1,
+    );
+    sb.registerClient(m.core(0), client, sid);
+  }
   const log = new EvictionLog();
   const tlb = new Map<number, number>();
   let total0 = 0;
@@ -78,6 +109,7 @@ function once(profile: CpuProfile, bytes: number, withIpc: boolean, pcid: boolea
       kernel: k.kernelOwner,
       clientPcid: client.space.asid,
       serverPcid: server.space.asid,
+      baseEp: m.ep4taId(k.rk.baseEptp - (k.rk.baseEptp % 4096)),
     },
   };
   k.createThread(
@@ -112,7 +144,8 @@ function once(profile: CpuProfile, bytes: number, withIpc: boolean, pcid: boolea
           }
           if (i >= WARMUP)
             for (let j = 0; j < before.length; j++) r.user[j]! += slot[j]! - before[j]!;
-          if (withIpc) yield* cl.call(u, 1, msgInfo(0, 0, 0));
+          if (withIpc && mech === 'seL4') yield* cl.call(u, 1, msgInfo(0, 0, 0));
+          if (withIpc && mech === 'SkyBridge') yield* directServerCall(sb, u, sid, [0]);
         }
         m.caches.evictions = null;
         r.total = u.core.cycles - total0;
@@ -123,9 +156,14 @@ function once(profile: CpuProfile, bytes: number, withIpc: boolean, pcid: boolea
   return r;
 }
 
-export function measureIndirect(profile: CpuProfile, bytes: number, pcid = true): IndirectResult {
-  const w = once(profile, bytes, true, pcid);
-  const wo = once(profile, bytes, false, pcid);
+export function measureIndirect(
+  profile: CpuProfile,
+  bytes: number,
+  pcid = true,
+  mech: Mechanism = 'seL4',
+): IndirectResult {
+  const w = once(profile, bytes, true, pcid, mech);
+  const wo = once(profile, bytes, false, pcid, mech);
   const per = (v: number): number => v / RUNS;
   const extra: Record<string, number> = {};
   const names = {
@@ -156,17 +194,22 @@ export function measureIndirect(profile: CpuProfile, bytes: number, pcid = true)
     evictedBy[key] = (evictedBy[key] ?? 0) + e.count / RUNS;
   }
   const tlbEvictedBy: Record<string, number> = {};
+  // Tags: (PCID, or 4096 for global) × 64 + EP4TA id; the client's own entries are its PCID
+  // under the base EPT.
+  const clientOwn = (tag: number): boolean =>
+    Math.floor(tag / 64) === w.names.clientPcid && tag % 64 === w.names.baseEp;
   for (const [key, count] of w.tlb) {
-    const victim = Math.floor(key / 8192);
-    const by = key % 8192;
-    if (victim !== w.names.clientPcid || by === w.names.clientPcid) continue;
+    const victim = Math.floor(key / EVICTION_TAG_SPAN);
+    const by = key % EVICTION_TAG_SPAN;
+    if (!clientOwn(victim) || clientOwn(by)) continue;
+    const byPcid = Math.floor(by / 64);
     const name =
-      by === 4096
+      byPcid === 4096
         ? 'kernel (global entries)'
-        : by === w.names.serverPcid
+        : byPcid === w.names.serverPcid
           ? 'server'
-          : by === w.names.clientPcid
-            ? 'client itself'
+          : byPcid === w.names.clientPcid
+            ? "server (in the client's view of it)"
             : 'other';
     tlbEvictedBy[name] = (tlbEvictedBy[name] ?? 0) + count / RUNS;
   }
@@ -193,10 +236,15 @@ function run(ctx: RunContext): ExperimentResult {
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join('; ') || 'none';
   let step = 0;
-  for (const pcid of [true, false]) {
+  const configs: [boolean, Mechanism][] = [
+    [true, 'seL4'],
+    [false, 'seL4'],
+    [true, 'SkyBridge'],
+  ];
+  for (const [pcid, mech] of configs) {
     for (const bytes of WORKING_SETS) {
-      const r = measureIndirect(ctx.profile, bytes, pcid);
-      const ws = `W = ${kib(bytes)}${pcid ? '' : ', PCID off'}`;
+      const r = measureIndirect(ctx.profile, bytes, pcid, mech);
+      const ws = `${mech}, W = ${kib(bytes)}${pcid ? '' : ', PCID off'}`;
       rows.push({
         measurement: `${ws}: client loop cycles per pass, no IPC`,
         value: r.userCyclesWithout,
@@ -220,7 +268,7 @@ function run(ctx: RunContext): ExperimentResult {
         unit: 'misses',
         note: `L2 ${r.extra['l2.miss']!.toFixed(1)}, LLC ${r.extra['llc.miss']!.toFixed(1)}; client lines evicted by: ${fmt(r.evictedBy)}`,
       });
-      ctx.progress?.(++step, 2 * WORKING_SETS.length);
+      ctx.progress?.(++step, configs.length * WORKING_SETS.length);
     }
   }
   return {

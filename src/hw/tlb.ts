@@ -33,6 +33,13 @@ export interface InvalidateSel {
   global: boolean;
 }
 
+/** The context of an entry for eviction records: (4096 if global, else its PCID) × 64 + its
+ *  EP4TA id (ids above 63 share 63). */
+export function evictionTag(global: boolean, pcid: number, ep: number): number {
+  return (global ? 4096 : pcid < 0 ? 4095 : pcid) * 64 + Math.min(Math.max(ep, 0), 63);
+}
+export const EVICTION_TAG_SPAN = 2 ** 20;
+
 export class TranslationCache {
   readonly name: string;
   readonly entries: number;
@@ -49,8 +56,8 @@ export class TranslationCache {
   private readonly stamp: Float64Array;
   private clock = 0;
   /**
-   * When set, counts replacements of a valid entry by an entry of another context: key
-   * victim × 8192 + newcomer, each 4096 for a global entry, else its PCID. Off by default.
+   * When set, counts replacements of a valid entry by another: key victim tag ×
+   * EVICTION_TAG_SPAN + newcomer tag (see evictionTag). Off by default.
    */
   evictions: Map<number, number> | null = null;
 
@@ -128,9 +135,12 @@ export class TranslationCache {
     }
     const log = this.evictions;
     if (log !== null && !same && (this.flags[victim]! & F_VALID) !== 0) {
-      const v = (this.flags[victim]! & F_GLOBAL) !== 0 ? 4096 : this.pcid[victim]!;
-      const n = (flags & F_GLOBAL) !== 0 ? 4096 : pcid;
-      const key = v * 8192 + n;
+      const v = evictionTag(
+        (this.flags[victim]! & F_GLOBAL) !== 0,
+        this.pcid[victim]!,
+        this.ep[victim]!,
+      );
+      const key = v * EVICTION_TAG_SPAN + evictionTag((flags & F_GLOBAL) !== 0, pcid, ep);
       log.set(key, (log.get(key) ?? 0) + 1);
     }
     this.vpn[victim] = vpn;

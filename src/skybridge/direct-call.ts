@@ -85,8 +85,11 @@ export function* directServerCall(
   sb.noteView(core, index);
   probe();
 
-  // Server side, in the server's address space.
+  // Server side, in the server's address space. Counters and cache-line ownership name the
+  // server while its code runs (on the client's thread).
   const server = sb.server(serverId)!;
+  const callerOwner = core.owner;
+  core.setOwner(server.process.owner);
   try {
     u.run(tr.serverEnter);
     const busy = u.load64(SERVER_STATE_VA);
@@ -94,6 +97,7 @@ export function* directServerCall(
     let stackBit = -1;
     for (let i = 0; i < max && stackBit < 0; i++)
       if (Math.floor(busy / 2 ** i) % 2 === 0) stackBit = i;
+    if (stackBit < 0) core.setOwner(callerOwner);
     if (stackBit < 0)
       return back(sb, u, from, SbError.Busy, `all ${max} stacks of server ${serverId} busy`);
     u.store64(SERVER_STATE_VA, busy + 2 ** stackBit);
@@ -102,6 +106,7 @@ export function* directServerCall(
     const expected = u.load64(KEY_TABLE_VA + slot * 8);
     if (expected === 0 || expected !== key) {
       freeStack(u, stackBit);
+      core.setOwner(callerOwner);
       return back(sb, u, from, SbError.BadKey, 'calling key does not match');
     }
     u.run(tr.callHandler);
@@ -123,6 +128,7 @@ export function* directServerCall(
     probe();
     vmfunc(core, tr.vmfuncReturn);
     sb.noteView(core, from.index);
+    core.setOwner(callerOwner);
     probe();
     // Client side: only a return that came through the server's trampoline with the key.
     u.run(tr.clientLeave);
@@ -138,6 +144,7 @@ export function* directServerCall(
     if (!(e instanceof Trap) || e.event.kind === 'shutdown') throw e;
     const r = serverFault(sb, u, from, e, serverId);
     regs[R.RSP] = callerRsp;
+    core.setOwner(callerOwner);
     return r;
   }
 }
