@@ -41,6 +41,8 @@ interface Origin {
   identity: number;
   index: number;
   server: number;
+  /** The caller's stack pointer (the server side switches to one of the server's stacks). */
+  rsp: number;
 }
 
 /**
@@ -74,7 +76,12 @@ export function* directServerCall(
   const slot = opts.forgeSlot ?? u.load64(rec + 8);
   const key = opts.forgeKey ?? u.load64(rec + 16);
   const buffer = u.load64(rec + 24);
-  const from: Origin = { identity, index: u.load64(identity), server: u.load64(identity + 8) };
+  const from: Origin = {
+    identity,
+    index: u.load64(identity),
+    server: u.load64(identity + 8),
+    rsp: callerRsp,
+  };
   if (index === 0) return refuse(sb, u, from, SbError.NotBound, `not bound to server ${serverId}`);
   u.store64(identity, index);
   u.store64(identity + 8, serverId);
@@ -154,10 +161,11 @@ function freeStack(u: UserApi, bit: number): void {
   u.store64(SERVER_STATE_VA, busy - 2 ** bit);
 }
 
-/** A refusal in the caller's view: the trampoline's error path restores the identity and
- *  returns the error. */
+/** A refusal in the caller's view: the trampoline's error path restores the caller's stack
+ *  pointer and the identity and returns the error. */
 function refuse(sb: SkyBridge, u: UserApi, from: Origin, error: number, why: string): CallResult {
   u.run(sb.trampoline.error);
+  u.regs[R.RSP] = from.rsp;
   u.store64(from.identity, from.index);
   u.store64(from.identity + 8, from.server);
   return { ok: false, error, why };
