@@ -567,6 +567,16 @@ export class Subkernel {
       if (next === null) return;
       t = next;
     }
+    if (!t.alive) {
+      // Stopped by another core while it ran here: this core is in its user mode until
+      // the interrupt that says so arrives; then the kernel chooses another thread.
+      this.machine.halt(core);
+      const vector = this.machine.deliverInterrupt(core);
+      this.current[core.id] = null;
+      this.enterFromTrap(core, null, this.paths.interruptEntry);
+      this.onInterrupt(core, null, vector);
+      return;
+    }
     if (t.code === null) t.code = this.bodies.get(t)!(new UserApi(this.machine, t));
     let ev: IteratorResult<unknown, void>;
     try {
@@ -696,7 +706,16 @@ export class Subkernel {
     t.exitReason = reason;
     t.code = null;
     this.personality.onStop(this, core, t);
-    if (this.current[t.core.id] === t) this.current[t.core.id] = null;
+    if (this.current[t.core.id] !== t) return;
+    if (t.core === core) {
+      this.current[core.id] = null;
+    } else {
+      // Running on another core: tell it (seL4 SMP: remote stall by IPI); it leaves the
+      // thread when the interrupt arrives (step).
+      const P = this.paths;
+      core.exec(P.ipiSend.at, P.ipiSend.bytes, P.ipiSend.instructions);
+      this.machine.sendIpi(core, P.ipiWrmsr, t.core.id, RESCHEDULE_VECTOR);
+    }
   }
 
   /** Stops every thread of `p` (a violation is the process's, not one thread's). */

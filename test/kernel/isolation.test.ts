@@ -375,3 +375,51 @@ for (const fastpath of [true, false]) {
     assert.equal(aThread.state, ThreadState.Exited);
   });
 }
+
+test('killing a process stops its thread running on another core; that core goes on with others', () => {
+  // Regression: the remote core was left in the dead thread's user mode with no current
+  // thread, and its next kernel path ran at CPL 3 (a #PF on kernel text, uncaught).
+  const { k, m } = boot({ cores: 2, tickCycles: 5_000 });
+  const x = proc(k, 'X', (t) => ({ body: t.block(100, 300) }));
+  const o = proc(k, 'O', (t) => ({ body: t.block(100, 300) }));
+  const tramp = new CodeLayout(USER_SHARED, 4096);
+  const vmfuncAt = tramp.insn('vmfunc');
+  const trampGpa = k.frames.frame();
+  m.mem.writeBytes(trampGpa, tramp.bytes);
+  x.p.space.map(USER_SHARED, trampGpa, 4096, { writable: false });
+  const count = { x1: 0, o: 0 };
+  const spin = (name: 'x1' | 'o', body: typeof x.at.body, n: number) => (u: UserApi) =>
+    (function* () {
+      for (let i = 0; i < n; i++) {
+        u.run(body);
+        count[name]++;
+        yield* u.poll();
+      }
+    })();
+  const x1 = k.createThread(x.p, 'x1', spin('x1', x.at.body, 2000), { core: 1 });
+  const ot = k.createThread(o.p, 'o', spin('o', o.at.body, 3000), { core: 1 });
+  const x2 = k.createThread(
+    x.p,
+    'x2',
+    (u) =>
+      (function* () {
+        for (let i = 0; i < 50; i++) {
+          u.run(x.at.body);
+          yield* u.poll();
+        }
+        u.regs[R.RAX] = 0;
+        u.regs[R.RCX] = 9;
+        vmfunc(u.core, vmfuncAt);
+      })(),
+    { core: 0 },
+  );
+  for (let i = 0; i < 1000 && ot.alive; i++) k.run(100);
+  assert.equal(x.p.killed, true);
+  assert.equal(x2.state, ThreadState.Stopped);
+  assert.equal(x1.state, ThreadState.Stopped);
+  assert.ok(count.x1 > 0 && count.x1 < 2000, `x1 ran ${count.x1} iterations, then stopped`);
+  assert.equal(ot.state, ThreadState.Exited);
+  assert.equal(count.o, 3000);
+  assert.equal(m.snapshot().get('exceptions'), 0);
+  assert.ok(m.snapshot().get('ipis.sent', { core: 0 }) >= 1, 'core 0 told core 1');
+});
