@@ -13,6 +13,7 @@ import {
   BINDINGS_VA,
   BINDING_BYTES,
   KEY_TABLE_VA,
+  MAX_CLIENTS,
   SERVER_STACKS_VA,
   SERVER_STACK_BYTES,
   SERVER_STATE_VA,
@@ -110,7 +111,10 @@ export function* directServerCall(
     u.store64(SERVER_STATE_VA, busy + 2 ** stackBit);
     regs[R.RSP] = SERVER_STACKS_VA + (stackBit + 1) * SERVER_STACK_BYTES;
     u.run(tr.keyCheck);
-    const expected = u.load64(KEY_TABLE_VA + slot * 8);
+    // The slot is the caller's to choose (a register at the VMFUNC): bound it to the key
+    // table, or the words after it (the busy bitmap, maxConcurrent) would pass as keys.
+    const inTable = Number.isInteger(slot) && slot >= 0 && slot < MAX_CLIENTS;
+    const expected = inTable ? u.load64(KEY_TABLE_VA + slot * 8) : 0;
     if (expected === 0 || expected !== key) {
       freeStack(u, stackBit);
       core.setOwner(callerOwner);

@@ -15,7 +15,8 @@ export interface Trampoline {
   readonly vmfuncCall: number;
   /** Server side: take a free stack from the busy bitmap and switch to it. */
   readonly serverEnter: Block;
-  /** Compare the presented key with the server's calling-key table. */
+  /** Bound the presented slot to the key table (cmp, jae), then compare the presented key
+   *  with the table entry. */
   readonly keyCheck: Block;
   /** Call the registered handler and come back. */
   readonly callHandler: Block;
@@ -34,7 +35,7 @@ export function layoutTrampoline(): Trampoline {
   const clientEnter = t.block(6, 22);
   const vmfuncCall = t.insn('vmfunc');
   const serverEnter = t.block(8, 28);
-  const keyCheck = t.block(3, 10);
+  const keyCheck = t.block(5, 16);
   const callHandler = t.block(3, 8);
   const serverLeave = t.block(8, 28);
   const vmfuncReturn = t.insn('vmfunc');
