@@ -7,6 +7,7 @@
 import { R, type Core } from '../hw/core.ts';
 import { Trap } from '../hw/traps.ts';
 import { vmfunc } from '../hw/vmx.ts';
+import { physmap } from '../kernel/layout.ts';
 import type { UserEvent } from '../kernel/thread.ts';
 import type { UserApi } from '../kernel/user.ts';
 import {
@@ -98,6 +99,8 @@ export function* directServerCall(
   const server = sb.server(serverId)!;
   const callerOwner = core.owner;
   core.setOwner(server.process.owner);
+  /** The server stack this call holds (-1: none), for the kernel to release on a fault. */
+  let held = -1;
   try {
     u.run(tr.serverEnter);
     const busy = u.load64(SERVER_STATE_VA);
@@ -109,6 +112,7 @@ export function* directServerCall(
     if (stackBit < 0)
       return back(sb, u, from, SbError.Busy, `all ${max} stacks of server ${serverId} busy`);
     u.store64(SERVER_STATE_VA, busy + 2 ** stackBit);
+    held = stackBit;
     regs[R.RSP] = SERVER_STACKS_VA + (stackBit + 1) * SERVER_STACK_BYTES;
     u.run(tr.keyCheck);
     // The slot is the caller's to choose (a register at the VMFUNC): bound it to the key
@@ -133,6 +137,7 @@ export function* directServerCall(
     u.run(tr.serverLeave);
     const again = u.load64(KEY_TABLE_VA + slot * 8);
     freeStack(u, stackBit);
+    held = -1;
     regs[R.R11] = again;
     regs[R.RAX] = 0;
     regs[R.RCX] = from.index;
@@ -153,7 +158,7 @@ export function* directServerCall(
     return { ok: true, results };
   } catch (e) {
     if (!(e instanceof Trap) || e.event.kind === 'shutdown') throw e;
-    const r = serverFault(sb, u, from, e, serverId);
+    const r = serverFault(sb, u, from, e, serverId, held);
     regs[R.RSP] = callerRsp;
     core.setOwner(callerOwner);
     return r;
@@ -194,6 +199,7 @@ function serverFault(
   from: Origin,
   e: Trap,
   serverId: number,
+  held: number,
 ): CallResult {
   const k = sb.k;
   const core = u.core;
@@ -217,6 +223,14 @@ function serverFault(
         : e.message;
   }
   core.exec(sb.faultPath.at, sb.faultPath.bytes, sb.faultPath.instructions);
+  // The call's server stack (the kernel finds it from the trapped RSP) goes back to the
+  // server's bitmap through the kernel's mapping; otherwise every fault would leak a stack
+  // and a server would answer Busy for good after maxConcurrent of them.
+  if (held >= 0) {
+    const state = physmap(sb.server(serverId)!.stateGpa);
+    const busy = core.load64(state);
+    if (Math.floor(busy / 2 ** held) % 2 === 1) core.store64(state, busy - 2 ** held);
+  }
   // The kernel rewrites the identity through its own mapping (the caller's view), which the
   // exit hook switches back to before returning to the trampoline's error path.
   const idk = sb.identityKernel(t)!;
