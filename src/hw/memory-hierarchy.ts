@@ -32,17 +32,36 @@ export const LEVEL_NAMES = ['L1I', 'L1D', 'L2', 'LLC'] as const;
 export class EvictionLog {
   readonly counts = new Map<number, number>();
 
-  static key(level: number, victim: number, victimFetch: number, evictor: number, evictorFetch: number): number {
+  static key(
+    level: number,
+    victim: number,
+    victimFetch: number,
+    evictor: number,
+    evictorFetch: number,
+  ): number {
     return (((level * 4096 + victim) * 2 + victimFetch) * 4096 + evictor) * 2 + evictorFetch;
   }
 
-  record(level: number, victim: number, victimFetch: number, evictor: number, evictorFetch: number): void {
+  record(
+    level: number,
+    victim: number,
+    victimFetch: number,
+    evictor: number,
+    evictorFetch: number,
+  ): void {
     const k = EvictionLog.key(level, victim, victimFetch, evictor, evictorFetch);
     this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
   }
 
   /** All records as rows. */
-  entries(): { level: number; victim: number; victimFetch: number; evictor: number; evictorFetch: number; count: number }[] {
+  entries(): {
+    level: number;
+    victim: number;
+    victimFetch: number;
+    evictor: number;
+    evictorFetch: number;
+    count: number;
+  }[] {
     const out = [];
     for (const [k, count] of this.counts) {
       let r = k;
@@ -75,6 +94,7 @@ export class MemoryHierarchy {
   readonly llc: SetAssocCache;
   readonly dramLatency: number;
   readonly lineBytes: number;
+  private readonly invLine: number;
   /** Set to record evictions (see EvictionLog). */
   evictions: EvictionLog | null = null;
 
@@ -91,6 +111,7 @@ export class MemoryHierarchy {
     this.llc = new SetAssocCache('llc', c.llc);
     this.dramLatency = c.dramLatency;
     this.lineBytes = c.l1d.lineBytes;
+    this.invLine = 1 / c.l1d.lineBytes;
   }
 
   /**
@@ -98,7 +119,8 @@ export class MemoryHierarchy {
    * counts hits and misses into `ctr` (the core's current counter slot).
    */
   access(core: number, hpa: number, kind: AccessKind, owner: number, ctr: Float64Array): number {
-    const line = Math.floor(hpa / this.lineBytes);
+    // Multiplying by the reciprocal of a power of two is exact in floating point.
+    const line = Math.floor(hpa * this.invLine);
     const cc = this.cores[core]!;
     const fetch = kind === AccessKind.Fetch ? 1 : 0;
     const l1 = fetch ? cc.l1i : cc.l1d;
@@ -133,7 +155,8 @@ export class MemoryHierarchy {
   private fillAt(c: SetAssocCache, level: Level, line: number, owner: number, fetch: number): void {
     c.fill(line, owner, fetch);
     const log = this.evictions;
-    if (log !== null && c.lastVictimOwner >= 0) log.record(level, c.lastVictimOwner, c.lastVictimFetch, owner, fetch);
+    if (log !== null && c.lastVictimOwner >= 0)
+      log.record(level, c.lastVictimOwner, c.lastVictimFetch, owner, fetch);
   }
 
   private invalidateOthers(core: number, line: number, ctr: Float64Array): void {
