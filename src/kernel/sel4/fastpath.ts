@@ -39,8 +39,10 @@ import {
   regOffset,
   writeCap,
   FAST_MESSAGE_REGISTERS,
+  type CapWords,
 } from './objects.ts';
 import type { Sel4 } from './sel4.ts';
+import type { Block } from '../code-layout.ts';
 
 function copyMrs(core: Core, from: Thread, to: Thread, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -49,23 +51,45 @@ function copyMrs(core: Core, from: Thread, to: Thread, n: number): void {
   }
 }
 
-/** fastpath_call: returns the receiver to switch to, or null for the slowpath. */
-export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
+type Run = (b: Block) => void;
+
+/**
+ * The checks both fastpaths begin with, in seL4's order: decode the message info, the
+ * caller's fault state, the message-length and extra-caps check (`checks` is the call's or
+ * reply_recv's block), the CSpace lookup, an endpoint capability with `right`. Returns the
+ * endpoint capability and the message, or null for the slowpath.
+ */
+function prologue(
+  s: Sel4,
+  core: Core,
+  t: Thread,
+  checks: Block,
+  right: number,
+): { info: number; len: number; cap: CapWords } | null {
   const P = s.paths;
-  const run = (b: { at: number; bytes: number; instructions: number }): void =>
-    core.exec(b.at, b.bytes, b.instructions);
+  const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
   run(P.fpDecode);
   const info = core.regs[R.RSI]!;
   const cptr = core.regs[R.RDI]!;
   const len = msgLength(info);
   core.load64(t.tcb + TCB_FAULT);
-  run(P.fpChecks);
+  run(checks);
   if (len > FAST_MESSAGE_REGISTERS || msgExtraCaps(info) !== 0) return null;
   const lk = lookupCap(core, readCap(core, t.tcb + SLOT_CTABLE), cptr, P.lookupLevel);
   if (!lk.ok) return null;
   run(P.fpEpCheck);
-  if (capType(lk.cap) !== CapType.Endpoint || !capHas(lk.cap, RIGHT.Send)) return null;
-  const ep = capPtr(lk.cap);
+  if (capType(cap) !== CapType.Endpoint || !capHas(cap, right)) return null;
+  return { info, len, cap: cap };
+}
+
+/** fastpath_call: returns the receiver to switch to, or null for the slowpath. */
+export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
+  const P = s.paths;
+  const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
+  const pro = prologue(s, core, t, P.fpChecks, RIGHT.Send);
+  if (pro === null) return null;
+  const { info, len, cap } = pro;
+  const ep = capPtr(cap);
   const v = readEp(core, ep);
   run(P.fpEpState);
   if (v.state !== EpState.Recv) return null;
@@ -79,7 +103,7 @@ export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
   run(P.fpPrio);
   if (destPrio < curPrio) return null;
   run(P.fpGrant);
-  if (!capHas(lk.cap, RIGHT.Grant) && !capHas(lk.cap, RIGHT.GrantReply)) return null;
+  if (!capHas(cap, RIGHT.Grant) && !capHas(cap, RIGHT.GrantReply)) return null;
   // SMP builds require the same core (tcbAffinity); cross-core IPC takes the slowpath.
   if (dest.core !== core) return null;
 
@@ -103,7 +127,7 @@ export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
   core.store64(dest.tcb + TCB_STATE, TS.Running);
   run(P.fpSwitch);
   // fastpath_restore hands the badge and message info over in RDI and RSI.
-  core.store64(dest.tcb + regOffset(RI.RDI), lk.cap.w1);
+  core.store64(dest.tcb + regOffset(RI.RDI), cap.w1);
   core.store64(dest.tcb + regOffset(RI.RSI), msgInfo(msgLabel(info), 0, len));
   t.state = ThreadState.Blocked;
   t.ext.replyFrom = dest;
@@ -115,22 +139,13 @@ export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
 export function fastpathReplyRecv(s: Sel4, core: Core, t: Thread): Thread | null {
   const P = s.paths;
   const k = s.k;
-  const run = (b: { at: number; bytes: number; instructions: number }): void =>
-    core.exec(b.at, b.bytes, b.instructions);
-  run(P.fpDecode);
-  const info = core.regs[R.RSI]!;
-  const cptr = core.regs[R.RDI]!;
-  const len = msgLength(info);
-  core.load64(t.tcb + TCB_FAULT);
-  run(P.rrChecks);
-  if (len > FAST_MESSAGE_REGISTERS || msgExtraCaps(info) !== 0) return null;
-  const lk = lookupCap(core, readCap(core, t.tcb + SLOT_CTABLE), cptr, P.lookupLevel);
-  if (!lk.ok) return null;
-  run(P.fpEpCheck);
-  if (capType(lk.cap) !== CapType.Endpoint || !capHas(lk.cap, RIGHT.Receive)) return null;
+  const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
+  const pro = prologue(s, core, t, P.rrChecks, RIGHT.Receive);
+  if (pro === null) return null;
+  const { info, len, cap } = pro;
   run(P.rrNtfn);
   if (core.load64(t.tcb + TCB_BOUND_NTFN) !== 0) return null;
-  const ep = capPtr(lk.cap);
+  const ep = capPtr(cap);
   const v = readEp(core, ep);
   if (v.state === EpState.Send) return null;
   run(P.rrCallerSlot);
