@@ -78,8 +78,8 @@ function prologue(
   const lk = lookupCap(core, readCap(core, t.tcb + SLOT_CTABLE), cptr, P.lookupLevel);
   if (!lk.ok) return null;
   run(P.fpEpCheck);
-  if (capType(cap) !== CapType.Endpoint || !capHas(cap, right)) return null;
-  return { info, len, cap: cap };
+  if (capType(lk.cap) !== CapType.Endpoint || !capHas(lk.cap, right)) return null;
+  return { info, len, cap: lk.cap };
 }
 
 /** fastpath_call: returns the receiver to switch to, or null for the slowpath. */
