@@ -134,6 +134,6 @@ export const ipc: Experiment = {
   id: 'ipc',
   title: 'IPC latency',
   description:
-    "sel4bench's IPC cases: call, reply, round trip; same/different address space; 0/10 words; KPTI; PCID; cross-core",
+    "sel4bench's IPC cases on seL4 (call, reply, round trip; same/different address space; 0/10 words; KPTI; PCID; cross-core) and SkyBridge beside them",
   run,
 };
