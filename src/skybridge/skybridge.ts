@@ -87,6 +87,8 @@ export class SkyBridge implements KernelExtension {
   private trampolineGpa = -1;
   /** Per process: its EPTP list's entries by index (the server ID), 0 where none. */
   private readonly lists = new Map<Process, number[]>();
+  /** Processes with an unregistered binding whose view is still in their list. */
+  private readonly revoking = new Set<Process>();
   private readonly views = new Map<string, { view: number; eptp: number }>();
   private readonly bindingPages = new Map<Process, number>();
   private readonly identityPages = new Map<Thread, number>();
@@ -126,6 +128,9 @@ export class SkyBridge implements KernelExtension {
 
   beforeExit(k: Subkernel, core: Core, next: Thread): void {
     const p = next.process;
+    // A revoked view waiting for the threads inside it to leave: retire it once they have.
+    if (this.revoking.has(p))
+      this.retireViews(p, (t) => core.load64(physmap(this.identityPages.get(t)!)));
     if (this.installedFor[core.id] !== p) {
       // Install the incoming process's EPTP list: its views at their indices, and clear
       // whatever the previous process had beyond them. Entry 0 (the base EPT) never changes.
@@ -343,10 +348,36 @@ export class SkyBridge implements KernelExtension {
     b.server.slots[b.slot] = null;
     const page = this.bindingPages.get(b.client)!;
     for (let i = 0; i < 4; i++) mem.write64n(page + b.server.id * BINDING_BYTES + i * 8, 0);
-    const list = this.lists.get(b.client)!;
-    list[b.index] = 0;
     b.active = false;
-    this.installedFor = this.installedFor.map((q) => (q === b.client ? null : q));
+    // The view itself leaves the client's list only when no thread of the client is inside
+    // the server (the kernel would resume it into a removed entry: a VMFUNC failure in the
+    // kernel) and no other binding still reaches the server (a chain through another one).
+    this.revoking.add(b.client);
+    this.retireViews(b.client, (t) => this.k.machine.mem.read32(this.identityPages.get(t)!));
+  }
+
+  /** Clears the list entries of `p` that nothing needs any more (see unregisterClient);
+   *  `inside(t)` reads the view index thread `t` is in from its identity page. */
+  private retireViews(p: Process, inside: (t: Thread) => number): void {
+    const list = this.lists.get(p)!;
+    const reached = new Set(this.reach(p).map((q) => q.id));
+    const busy = new Set(
+      p.threads.filter((t) => t.alive && this.identityPages.has(t)).map((t) => inside(t)),
+    );
+    let pending = false;
+    let changed = false;
+    for (let i = 1; i < list.length; i++) {
+      if (list[i] === 0) continue;
+      const s = this.server(i);
+      if (s !== undefined && reached.has(s.process.id)) continue;
+      if (busy.has(i)) pending = true;
+      else {
+        list[i] = 0;
+        changed = true;
+      }
+    }
+    if (!pending) this.revoking.delete(p);
+    if (changed) this.installedFor = this.installedFor.map((q) => (q === p ? null : q));
   }
 
   /**
