@@ -187,7 +187,8 @@ export class Core {
    * full, without overlap between misses. Instruction fetch is charged the same way.
    */
   private dataAccess(la: number, access: Access): number {
-    const hpa = this.translateOrTrap(la, access);
+    const hpa = this.mmu.translate(la, access);
+    if (hpa < 0) this.raiseTranslationFault(access);
     const kind = access === Access.Write ? AccessKind.Store : AccessKind.Load;
     const lat = this.env.caches.access(this.id, hpa, kind, this.owner, this.ctr);
     const ctr = this.ctr;

@@ -32,11 +32,11 @@ export class Mmu {
     s.fault = FaultKind.None;
     const fetch = access === Access.Fetch;
     const vpn4 = Math.floor(la / PAGE_4K);
-    const vpn2 = Math.floor(vpn4 / 512);
     // L1: ITLB (4K, 2M; 1 GiB mappings are held as 2 MiB fragments) or DTLB (4K, 2M, 1G).
     let t: TranslationCache = fetch ? tc.itlb4k : tc.dtlb4k;
     let i = t.find(vpn4, PageSize.Size4K, vpid, pcid, ep);
     let span = PAGE_4K;
+    const vpn2 = Math.floor(vpn4 / 512);
     if (i < 0) {
       t = fetch ? tc.itlb2m : tc.dtlb2m;
       span = PAGE_2M;

@@ -30,7 +30,9 @@ export class PhysicalMemory {
   }
 
   private view(a: number, len: number): DataView {
-    if (a < 0 || a + len > this.size || !Number.isInteger(a)) {
+    // Addresses are integers by construction (they come out of translations); only the
+    // range is checked on this hot path.
+    if (a < 0 || a + len > this.size) {
       throw new RangeError(`physical access ${hex(a)}+${len} outside memory of ${hex(this.size)}`);
     }
     const i = Math.floor(a / CHUNK);

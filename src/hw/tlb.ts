@@ -80,10 +80,10 @@ export class TranslationCache {
   find(vpn: number, size: PageSize, vpid: number, pcid: number, ep: number): number {
     const b = (vpn & this.setMask) * this.ways;
     for (let i = b; i < b + this.ways; i++) {
+      if (this.vpn[i] !== vpn) continue;
       const f = this.flags[i]!;
       if (
         (f & F_VALID) !== 0 &&
-        this.vpn[i] === vpn &&
         this.size[i] === size &&
         this.ep[i] === ep &&
         this.vpid[i] === vpid &&
