@@ -4,6 +4,7 @@
 // identity page through which the kernel knows which view a thread was in. Personality-
 // independent: it uses only the common Subkernel core and the Rootkernel's hypercalls.
 
+import { createHash } from 'node:crypto';
 import type { Core } from '../hw/core.ts';
 import { R } from '../hw/core.ts';
 import { vmfunc } from '../hw/vmx.ts';
@@ -97,11 +98,10 @@ export class SkyBridge implements KernelExtension {
   private installedFor: (Process | null)[] = [];
   private currentIndex: number[] = [];
   private installedLength: number[] = [];
-  private rng: number;
+  private keyCounter = 0;
 
   constructor(readonly options: SkyBridgeOptions = { seed: 1 }) {
     this.trampoline = layoutTrampoline();
-    this.rng = options.seed >>> 0 || 1;
   }
 
   // ---- KernelExtension -------------------------------------------------------------------
@@ -168,17 +168,17 @@ export class SkyBridge implements KernelExtension {
   // ---- Registration (the Subkernel's work; page tables written directly, uncharged; the
   // Rootkernel's EPT work is charged to the core that asks) --------------------------------
 
+  /**
+   * A fresh 52-bit calling key: SHA-256 of the kernel's secret seed and a counter, so runs
+   * are deterministic yet one key says nothing about another (a client that knows its own
+   * key cannot compute the next client's). Still a secret, not a capability: it can be
+   * guessed, and nothing limits the guessing (skybridge.md; test/skybridge/security-keys).
+   */
   private nextKey(): number {
-    // xorshift32, twice, for a 52-bit key: a secret, not a capability (skybridge.md).
-    const step = (): number => {
-      let x = this.rng;
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      this.rng = x >>> 0;
-      return this.rng;
-    };
-    return (step() & 0xfffff) * 2 ** 32 + step() || 1;
+    const h = createHash('sha256')
+      .update(`skybridge-key:${this.options.seed}:${++this.keyCounter}`)
+      .digest();
+    return (h.readUInt32LE(0) & 0xfffff) * 2 ** 32 + h.readUInt32LE(4) || 1;
   }
 
   private mapTrampoline(p: Process): void {
