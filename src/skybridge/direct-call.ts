@@ -135,6 +135,20 @@ export function* directServerCall(
     probe();
     // The return: the key again (it may have been revoked meanwhile), free the stack.
     u.run(tr.serverLeave);
+    // Still in this server's view? A handler that switched views itself (to another server
+    // of the caller's list) must not free a stack or read a key table that is not its own.
+    if (u.load64(SERVER_STATE_VA + 16) !== serverId) {
+      // Go back into this server's view (its index in the caller's list is its ID), free the
+      // stack the call took there, then return the refusal to the caller's view.
+      regs[R.RAX] = 0;
+      regs[R.RCX] = serverId;
+      vmfunc(core, tr.vmfuncReturn);
+      sb.noteView(core, serverId);
+      if (u.load64(SERVER_STATE_VA + 16) === serverId) freeStack(u, stackBit);
+      held = -1;
+      core.setOwner(callerOwner);
+      return back(sb, u, from, SbError.BadReturn, 'the server left its own view before returning');
+    }
     const again = u.load64(KEY_TABLE_VA + slot * 8);
     freeStack(u, stackBit);
     held = -1;

@@ -211,8 +211,14 @@ export class SkyBridge implements KernelExtension {
       writable: true,
       noExec: true,
     });
+    // The server ID is its index in every EPTP list (entry 0 is the process's own view).
+    const id = this.servers.length + 1;
+    if (id >= LIST_ENTRIES)
+      throw new Error(`at most ${LIST_ENTRIES - 1} servers fit in an EPTP list`);
+    // Word 2 of the state page: the server's ID, which the return path checks.
+    this.k.machine.mem.write64n(stateGpa + 16, id);
     const s: Server = {
-      id: this.servers.length + 1,
+      id,
       process: p,
       handler,
       maxConcurrent,

@@ -37,7 +37,7 @@ export function layoutTrampoline(): Trampoline {
   const serverEnter = t.block(8, 28);
   const keyCheck = t.block(5, 16);
   const callHandler = t.block(3, 8);
-  const serverLeave = t.block(8, 28);
+  const serverLeave = t.block(10, 34); // + cmp/jne on the state page's server ID
   const vmfuncReturn = t.insn('vmfunc');
   const clientLeave = t.block(5, 18);
   const error = t.block(6, 20);

@@ -161,18 +161,13 @@ test("a server that VMFUNCs back to the caller's view (index 0, at the trampolin
 // key S does not know (BadKey). The model lets S's handler keep running and then return into
 // the trampoline's serverLeave, which trusts that it is still in S's view: in T's view it
 // releases a stack in T's bitmap (T's busy word goes to -1, so T answers Busy from then on)
-// and S's own stack stays held. The test states the containment wanted; it is a todo until
-// serverLeave checks the view it is in (e.g. a server-ID word in the state page compared
-// with the ID the call entered), or the model stops the handler's code at its VMFUNC.
-test(
-  "a server that VMFUNCs to another server in the caller's list (C is bound to S and T; S switches to T's view) before returning: not a normal result, T untouched",
-  { todo: "model: the trampoline's serverLeave frees a stack in whatever view it finds itself" },
-  () => {
-    const r = scenario((u, _call, { sb, tid }) => {
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = tid;
-      vmfunc(u.core, sb.trampoline.vmfuncCall);
-    });
-    assertContained(r, [SbError.BadReturn, SbError.ServerFault]);
-  },
-);
+// and S's own stack stays held. serverLeave now checks the server-ID word of the state page
+// it finds against the ID the call entered, and refuses the return (BadReturn) otherwise.
+test("a server that VMFUNCs to another server in the caller's list (C is bound to S and T; S switches to T's view) before returning: not a normal result, T untouched", () => {
+  const r = scenario((u, _call, { sb, tid }) => {
+    u.regs[R.RAX] = 0;
+    u.regs[R.RCX] = tid;
+    vmfunc(u.core, sb.trampoline.vmfuncCall);
+  });
+  assertContained(r, [SbError.BadReturn, SbError.ServerFault]);
+});
