@@ -72,6 +72,8 @@ function scanCommand(files: string[], opts: { json?: boolean }): void {
   }
   const table = new Table({
     head: ['file', 'address', 'offset', 'section', 'symbol', 'kind', 'where'],
+    // No colour codes in the borders or head: output may be piped or read by a program.
+    style: { head: [], border: [] },
   });
   for (const { file, scan } of results) table.push(...occurrenceRows(file, scan.occurrences));
   if (table.length > 0) process.stdout.write(`${table.toString()}\n`);
