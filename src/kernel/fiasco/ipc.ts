@@ -219,7 +219,8 @@ function doIpcReceive(
     } else {
       // deblock_and_schedule: the partner preempts us only with a higher priority.
       run(core, P.deblock);
-      if (partner.priority > t.priority && !q.haveReceive) switchedTo = partner;
+      // (A receive phase of ours continues before the switch here, after it in Fiasco.)
+      if (partner.priority > t.priority) switchedTo = partner;
       else k.makeReady(core, partner);
     }
   }
