@@ -35,6 +35,7 @@ import {
   ARENA_HANDLES,
   CH,
   CH_BYTES,
+  H,
   DEFAULT_CHANNEL_RIGHTS,
   HANDLE_BYTES,
   HT,
@@ -318,7 +319,7 @@ export class Zircon implements Personality {
         this.paths.handleClose.bytes,
         this.paths.handleClose.instructions,
       );
-      closeHandle(this, core, table, h, core.load64(h + 8));
+      closeHandle(this, core, table, h, core.load64(h + H.dispatcher));
     }
     this.woken = [];
   }
