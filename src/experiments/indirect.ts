@@ -1,6 +1,6 @@
 // Experiment "indirect": the indirect cost of IPC (skybridge.md "The problem"). A client
-// touches a working set of W bytes between IPCs; the same loop runs once with a seL4 Call
-// to a server after each pass and once without. The extra cycles the client's own user-mode
+// touches a working set of W bytes between IPCs; the same loop runs once with an IPC to a
+// server after each pass (each kernel's own, or SkyBridge's) and once without. The extra cycles the client's own user-mode
 // code takes per pass when IPCs interleave are the IPC's indirect cost; the client's TLB and
 // cache misses say where they come from, and the eviction records say who evicted its lines
 // (kernel code, kernel data, the server) and its TLB entries.
@@ -10,12 +10,10 @@ import { Mode } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import { EvictionLog, LEVEL_NAMES } from '../hw/memory-hierarchy.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import type { Block, CodeLayout } from '../kernel/code-layout.ts';
+import type { Block } from '../kernel/code-layout.ts';
 import { USER_DATA } from '../kernel/layout.ts';
-import { Sel4Lib } from '../kernel/sel4/libsel4.ts';
-import { Cap, RIGHT, msgInfo } from '../kernel/sel4/objects.ts';
-import { Sel4 } from '../kernel/sel4/sel4.ts';
-import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
+import { echoPair } from './echo.ts';
+import { bootKernel, type KernelName } from './kernels.ts';
 import { directServerCall } from '../skybridge/direct-call.ts';
 import { SkyBridge } from '../skybridge/skybridge.ts';
 import { EVICTION_TAG_SPAN } from '../hw/tlb.ts';
@@ -54,7 +52,15 @@ interface Run {
   };
 }
 
-export type Mechanism = 'seL4' | 'SkyBridge';
+/** Which IPC sits between the client's passes: a kernel's own, or SkyBridge built into it. */
+export interface Mechanism {
+  kernel: KernelName;
+  skybridge: boolean;
+}
+
+/** The client's working set starts past the first 64 KiB of its data, where the kernels'
+ *  user libraries keep their buffers. */
+const WS_BASE = USER_DATA + 0x10000;
 
 function once(
   profile: CpuProfile,
@@ -64,27 +70,18 @@ function once(
   mech: Mechanism,
 ): Run {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sel4 = new Sel4();
   const sb = new SkyBridge({ seed: 1 });
-  const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, pcid }, mech === 'SkyBridge' ? [sb] : []);
-  sel4.attach(k);
-  const ep = sel4.newEndpoint();
-  let cl!: Sel4Lib;
-  let sl!: Sel4Lib;
+  const k = bootKernel(mech.kernel, m, { pcid }, mech.skybridge ? [sb] : []);
   let loop!: Block;
-  const client = k.createProcess(
-    'client',
-    (t: CodeLayout) => {
-      cl = Sel4Lib.layout(t);
-      loop = t.block(2, 6); // add, cmp/jne around each load
-    },
-    { dataBytes: Math.max(64 << 10, bytes) },
+  const pair = echoPair(
+    mech.kernel,
+    k,
+    (t) => (loop = t.block(2, 6)),
+    0x10000 + Math.max(64 << 10, bytes),
   );
-  const server = k.createProcess('server', (t) => (sl = Sel4Lib.layout(t)));
-  sel4.mint(client, 1, Cap.endpoint(ep, 1, RIGHT.Send | RIGHT.GrantReply));
-  sel4.mint(server, 1, Cap.endpoint(ep, 0, RIGHT.Receive));
+  const { client, server } = pair;
   let sid = 0;
-  if (mech === 'SkyBridge') {
+  if (mech.skybridge) {
     sid = sb.registerServer(
       server,
       () =>
@@ -113,16 +110,6 @@ function once(
     },
   };
   k.createThread(
-    server,
-    'server',
-    (u) =>
-      (function* () {
-        yield* sl.recv(u, 1);
-        for (;;) yield* sl.replyRecv(u, 1, msgInfo(0, 0, 0));
-      })(),
-    { priority: 101 },
-  );
-  k.createThread(
     client,
     'client',
     (u) =>
@@ -140,12 +127,12 @@ function once(
           before.set(slot);
           for (let a = 0; a < bytes; a += 64) {
             u.run(loop);
-            u.load32(USER_DATA + a);
+            u.load32(WS_BASE + a);
           }
           if (i >= WARMUP)
             for (let j = 0; j < before.length; j++) r.user[j]! += slot[j]! - before[j]!;
-          if (withIpc && mech === 'seL4') yield* cl.call(u, 1, msgInfo(0, 0, 0));
-          if (withIpc && mech === 'SkyBridge') yield* directServerCall(sb, u, sid, [0]);
+          if (withIpc && !mech.skybridge) yield* pair.call(u);
+          if (withIpc && mech.skybridge) yield* directServerCall(sb, u, sid, [0]);
         }
         m.caches.evictions = null;
         r.total = u.core.cycles - total0;
@@ -160,7 +147,7 @@ export function measureIndirect(
   profile: CpuProfile,
   bytes: number,
   pcid = true,
-  mech: Mechanism = 'seL4',
+  mech: Mechanism = { kernel: 'seL4', skybridge: false },
 ): IndirectResult {
   const w = once(profile, bytes, true, pcid, mech);
   const wo = once(profile, bytes, false, pcid, mech);
@@ -237,14 +224,17 @@ function run(ctx: RunContext): ExperimentResult {
       .join('; ') || 'none';
   let step = 0;
   const configs: [boolean, Mechanism][] = [
-    [true, 'seL4'],
-    [false, 'seL4'],
-    [true, 'SkyBridge'],
+    [true, { kernel: 'seL4', skybridge: false }],
+    [false, { kernel: 'seL4', skybridge: false }],
+    [true, { kernel: 'Fiasco.OC', skybridge: false }],
+    [true, { kernel: 'Zircon', skybridge: false }],
+    [true, { kernel: 'seL4', skybridge: true }],
   ];
   for (const [pcid, mech] of configs) {
     for (const bytes of WORKING_SETS) {
       const r = measureIndirect(ctx.profile, bytes, pcid, mech);
-      const ws = `${mech}, W = ${kib(bytes)}${pcid ? '' : ', PCID off'}`;
+      const name = mech.skybridge ? `SkyBridge (${mech.kernel})` : mech.kernel;
+      const ws = `${name}, W = ${kib(bytes)}${pcid ? '' : ', PCID off'}`;
       rows.push({
         measurement: `${ws}: client loop cycles per pass, no IPC`,
         value: r.userCyclesWithout,

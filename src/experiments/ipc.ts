@@ -4,6 +4,7 @@
 import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
 import { runSel4Bench, type IpcCase } from './sel4bench.ts';
 import { runSkyBridgeBench, type SbCase } from './skybridge-bench.ts';
+import { KERNELS, nativeIpc } from './kernels.ts';
 
 const SEL4BENCH =
   'sel4bench, Skylake i7-6700, no Meltdown mitigation (sel4.systems/About/Performance)';
@@ -19,6 +20,56 @@ function label(c: IpcCase): string {
   return parts.join(', ');
 }
 
+/** One decimal at most, for numbers inside notes. */
+const r1 = (v: number): number => Math.round(v * 10) / 10;
+
+const L4RE = 'L4Re performance page, one-way inter-address-space IPC, Xeon Gold 6248R (TSC cycles)';
+
+/** The three kernels side by side: native round trip, SkyBridge built into the same kernel,
+ *  and how much faster SkyBridge is (the ratio of the two round trips). */
+function kernelRows(ctx: RunContext): ResultRow[] {
+  const rows: ResultRow[] = [];
+  for (const kpti of [false, true]) {
+    for (const name of KERNELS) {
+      const n = nativeIpc(name, ctx.profile, kpti, true);
+      const sb = runSkyBridgeBench(ctx.profile, { kernel: name, bytes: 0, kpti, pcid: true });
+      const cfg = `inter-AS, ${kpti ? 'KPTI' : 'no KPTI'}, PCID`;
+      if (!kpti) {
+        rows.push({
+          measurement: `${name} one-way call, ${cfg}`,
+          value: n.call,
+          unit: 'cycles',
+          note: n.how,
+          ...(name === 'seL4'
+            ? { reference: 375, referenceSource: SEL4BENCH }
+            : name === 'Fiasco.OC'
+              ? { reference: 1172, referenceSource: L4RE }
+              : {}),
+        });
+      }
+      rows.push({
+        measurement: `${name} round trip, ${cfg}`,
+        value: n.roundTrip,
+        unit: 'cycles',
+        note: `${n.instructions} instructions`,
+      });
+      rows.push({
+        measurement: `${name} + SkyBridge round trip, ${cfg}`,
+        value: sb.roundTrip,
+        unit: 'cycles',
+        note: `${sb.instructions} instructions`,
+      });
+      rows.push({
+        measurement: `SkyBridge speed-up on ${name}, ${cfg}`,
+        value: Math.round((n.roundTrip / sb.roundTrip) * 100) / 100,
+        unit: '× faster',
+        note: `${r1(n.roundTrip)} → ${r1(sb.roundTrip)} cycles per round trip`,
+      });
+    }
+  }
+  return rows;
+}
+
 function run(ctx: RunContext): ExperimentResult {
   const cases: IpcCase[] = [];
   for (const interAs of [true, false])
@@ -26,7 +77,7 @@ function run(ctx: RunContext): ExperimentResult {
       for (const kpti of [false, true])
         for (const pcid of [true, false]) cases.push({ interAs, words, kpti, pcid });
   cases.push({ interAs: true, words: 0, kpti: false, pcid: true, crossCore: true });
-  const rows: ResultRow[] = [];
+  const rows: ResultRow[] = kernelRows(ctx);
   cases.forEach((c, i) => {
     const r = runSel4Bench(ctx.profile, c);
     const l = label(c);
@@ -123,6 +174,7 @@ function run(ctx: RunContext): ExperimentResult {
       'IPC latency, sel4bench style (stamp in caller, stamp in callee, stamp overhead subtracted)',
     rows,
     notes: [
+      'First rows: the three Subkernels with their native IPC and with SkyBridge built in, same machine, same configuration; "× faster" is the native round trip divided by SkyBridge\'s.',
       'Mean of 64 IPCs after 16 warm-up IPCs; client priority 100, server 101; one core unless stated.',
       "One-way figures across cores compare two cores' clocks, which the model keeps in step through the IPI's arrival time.",
       "Instruction counts of the kernel paths are estimates from seL4 10.1.1's source (src/kernel/sel4/paths.ts); nothing is fitted to the published figures.",
@@ -134,6 +186,6 @@ export const ipc: Experiment = {
   id: 'ipc',
   title: 'IPC latency',
   description:
-    "sel4bench's IPC cases on seL4 (call, reply, round trip; same/different address space; 0/10 words; KPTI; PCID; cross-core) and SkyBridge beside them",
+    "the three kernels' native IPC against SkyBridge in each; sel4bench's cases on seL4 (call, reply, round trip; same/different AS; 0/10 words; KPTI; PCID; cross-core); SkyBridge's message sizes, breakdown and chain",
   run,
 };

@@ -6,13 +6,14 @@
 import { rdtsc } from '../hw/isa.ts';
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import { Sel4 } from '../kernel/sel4/sel4.ts';
-import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
+import { bootKernel, type KernelName } from './kernels.ts';
 import type { Block } from '../kernel/code-layout.ts';
 import { directServerCall } from '../skybridge/direct-call.ts';
 import { SkyBridge } from '../skybridge/skybridge.ts';
 
 export interface SbCase {
+  /** The Subkernel SkyBridge is built into (seL4 by default). */
+  kernel?: KernelName;
   /** Bytes through the shared buffer (0: arguments in registers only). */
   bytes: number;
   kpti: boolean;
@@ -44,10 +45,8 @@ const PHASES = [
 
 export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sel4 = new Sel4();
   const sb = new SkyBridge({ seed: 1 });
-  const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, kpti: c.kpti, pcid: c.pcid }, [sb]);
-  sel4.attach(k);
+  const k = bootKernel(c.kernel ?? 'seL4', m, { kpti: c.kpti, pcid: c.pcid }, [sb]);
   let clientRdtsc = 0;
   let serverRdtsc = 0;
   let work!: Block;
