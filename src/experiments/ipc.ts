@@ -171,7 +171,7 @@ function run(ctx: RunContext): ExperimentResult {
   return {
     id: 'ipc',
     title:
-      'IPC latency, sel4bench style (stamp in caller, stamp in callee, stamp overhead subtracted)',
+      'IPC latency: seL4, Fiasco.OC and Zircon, natively and with SkyBridge, sel4bench style (stamp in caller, stamp in callee, stamp overhead subtracted)',
     rows,
     notes: [
       'First rows: the three Subkernels with their native IPC and with SkyBridge built in, same machine, same configuration; "× faster" is the native round trip divided by SkyBridge\'s.',
