@@ -27,3 +27,12 @@ test('a small working set is not disturbed: no extra misses, no extra cycles', (
   assert.equal(r.userCyclesWith, r.userCyclesWithout);
   assert.equal(r.extra['l1d.miss'], 0);
 });
+
+test('the same measurement runs on Fiasco.OC and Zircon: small working sets undisturbed, one near the L1D size loses lines', () => {
+  for (const kernel of ['Fiasco.OC', 'Zircon'] as const) {
+    const small = measureIndirect(SKYLAKE, 4 << 10, true, { kernel, skybridge: false });
+    assert.equal(small.extra['tlb.miss.data'], 0, kernel);
+    const near = measureIndirect(SKYLAKE, 32 << 10, true, { kernel, skybridge: false });
+    assert.ok(near.extra['l1d.miss']! > 0, kernel);
+  }
+});

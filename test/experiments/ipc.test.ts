@@ -48,3 +48,36 @@ test('cross-core IPC pays the IPI: the one-way call is at least the IPI latency'
   assert.ok(x.call >= SKYLAKE.ops.ipiLatency, `call ${x.call}`);
   assert.ok(x.reply >= SKYLAKE.ops.ipiLatency, `reply ${x.reply}`);
 });
+
+test('SkyBridge is faster on every kernel, least on seL4 and most on Zircon, as the paper predicts from their IPC paths', async () => {
+  const { KERNELS, nativeIpc } = await import('../../src/experiments/kernels.ts');
+  const { runSkyBridgeBench } = await import('../../src/experiments/skybridge-bench.ts');
+  const speedup: Record<string, number> = {};
+  for (const k of KERNELS) {
+    const n = nativeIpc(k, SKYLAKE, false, true);
+    const s = runSkyBridgeBench(SKYLAKE, { kernel: k, bytes: 0, kpti: false, pcid: true });
+    speedup[k] = n.roundTrip / s.roundTrip;
+  }
+  assert.ok(speedup['seL4']! > 1, JSON.stringify(speedup));
+  assert.ok(speedup['seL4']! < speedup['Fiasco.OC']!, JSON.stringify(speedup));
+  assert.ok(speedup['Fiasco.OC']! < speedup['Zircon']!, JSON.stringify(speedup));
+});
+
+test("SkyBridge's own round trip does not depend on the kernel under it, nor on KPTI (no kernel on its path)", async () => {
+  const { runSkyBridgeBench } = await import('../../src/experiments/skybridge-bench.ts');
+  const base = runSkyBridgeBench(SKYLAKE, { kernel: 'seL4', bytes: 0, kpti: false, pcid: true });
+  for (const kernel of ['Fiasco.OC', 'Zircon'] as const) {
+    assert.equal(
+      runSkyBridgeBench(SKYLAKE, { kernel, bytes: 0, kpti: false, pcid: true }).roundTrip,
+      base.roundTrip,
+      kernel,
+    );
+  }
+  assert.equal(
+    runSkyBridgeBench(SKYLAKE, { bytes: 0, kpti: true, pcid: true }).roundTrip,
+    base.roundTrip,
+  );
+  // Two VMFUNCs are the bulk of it.
+  assert.equal(base.phases['VMFUNC to the server'], SKYLAKE.ops.vmfunc);
+  assert.equal(base.phases['VMFUNC back'], SKYLAKE.ops.vmfunc);
+});
