@@ -6,6 +6,13 @@
 // reading kernkonzept/fiasco at 245fce53 (no compiler output was inspected), per step, with
 // the function they come from; none was set from a measured result. The sum is compared
 // with L4Re's published 613 instructions one way in test/kernel/fiasco-ipc.test.ts.
+//
+// Known gap: the one-way inter-address-space IPC measures ~515 cycles against the 934–1,172
+// L4Re publishes for Xeons. Why: the profile's CPI of 0.5 (L4Re's own figures imply ~1.9
+// cycles per instruction on those Xeons, stalls included); the two WRMSRs to FS/GS base in
+// switch_cpu (cpu-64.cpp) are charged as plain instructions, since the model gives those MSRs
+// no cost of their own; ~465 instructions per one-way here against L4Re's 613. Fiasco enables
+// PCID only with kernel isolation, so its own default without KPTI is PCID off (~673 cycles).
 
 import type { Block, CodeLayout } from '../code-layout.ts';
 

@@ -5,6 +5,10 @@
 // vm/pmm_node.cc); none was set from a measurement, SkyBridge's or anyone's. Where a step
 // executes an instruction with its own architectural cost (RDTSC in the scheduler's
 // CurrentTime()), that instruction is laid out with its real encoding and run as itself.
+//
+// Not charged (the CPU profile has no figure for them): the extra latency of locked atomic
+// instructions (mutexes, reference counts), the FPU save/restore on a context switch, timer
+// reprogramming in the scheduler, SWAPGS. Each would make Zircon's IPC dearer than modelled.
 
 import type { Block, CodeLayout } from '../code-layout.ts';
 
