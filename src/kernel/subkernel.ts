@@ -95,6 +95,9 @@ export interface KernelExtension {
   /** Runs in kernel mode before the exit path returns to `next` (after its address space
    *  is current). */
   beforeExit(k: Subkernel, core: Core, next: Thread): void;
+  /** Runs in kernel mode when `t` is stopped (fault, violation, kill), after the
+   *  personality detached it: whatever the extension holds for `t` is given back. */
+  onStop?(k: Subkernel, core: Core, t: Thread): void;
 }
 
 /** The program a process runs: lays out its code in the image, returns its threads' code. */
@@ -706,6 +709,7 @@ export class Subkernel {
     t.exitReason = reason;
     t.code = null;
     this.personality.onStop(this, core, t);
+    for (const x of this.extensions) x.onStop?.(this, core, t);
     if (this.current[t.core.id] !== t) return;
     if (t.core === core) {
       this.current[core.id] = null;

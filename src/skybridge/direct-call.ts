@@ -113,6 +113,7 @@ export function* directServerCall(
       return back(sb, u, from, SbError.Busy, `all ${max} stacks of server ${serverId} busy`);
     u.store64(SERVER_STATE_VA, busy + 2 ** stackBit);
     held = stackBit;
+    sb.holdStack(t, server, stackBit);
     regs[R.RSP] = SERVER_STACKS_VA + (stackBit + 1) * SERVER_STACK_BYTES;
     u.run(tr.keyCheck);
     // The slot is the caller's to choose (a register at the VMFUNC): bound it to the key
@@ -121,6 +122,7 @@ export function* directServerCall(
     const expected = inTable ? u.load64(KEY_TABLE_VA + slot * 8) : 0;
     if (expected === 0 || expected !== key) {
       freeStack(u, stackBit);
+      sb.releaseStack(t);
       core.setOwner(callerOwner);
       return back(sb, u, from, SbError.BadKey, 'calling key does not match');
     }
@@ -145,12 +147,14 @@ export function* directServerCall(
       vmfunc(core, tr.vmfuncReturn);
       sb.noteView(core, serverId);
       if (u.load64(SERVER_STATE_VA + 16) === serverId) freeStack(u, stackBit);
+      sb.releaseStack(t);
       held = -1;
       core.setOwner(callerOwner);
       return back(sb, u, from, SbError.BadReturn, 'the server left its own view before returning');
     }
     const again = u.load64(KEY_TABLE_VA + slot * 8);
     freeStack(u, stackBit);
+    sb.releaseStack(t);
     held = -1;
     regs[R.R11] = again;
     regs[R.RAX] = 0;

@@ -85,6 +85,8 @@ export class SkyBridge implements KernelExtension {
   private install!: Block;
   private kernelVmfunc = 0;
   faultPath!: Block;
+  /** Kernel text: giving back the server stacks of a thread stopped inside a call. */
+  private reclaim!: Block;
   private trampolineGpa = -1;
   /** Per process: its EPTP list's entries by index (the server ID), 0 where none. */
   private readonly lists = new Map<Process, number[]>();
@@ -94,6 +96,11 @@ export class SkyBridge implements KernelExtension {
   private readonly bindingPages = new Map<Process, number>();
   private readonly identityPages = new Map<Thread, number>();
   private readonly identityMapped = new Map<Process, Set<Thread>>();
+  /** Per thread: the server stacks its calls hold, outermost first (a chain holds one in
+   *  each server). The model's record of what the kernel would find by walking the stopped
+   *  thread's frames: its saved RSP is in the innermost server stack, and each server stack
+   *  holds the trampoline's frame of the call made from it. */
+  private readonly holding = new Map<Thread, { server: Server; bit: number }[]>();
   private listVa: number[] = [];
   private installedFor: (Process | null)[] = [];
   private currentIndex: number[] = [];
@@ -113,6 +120,7 @@ export class SkyBridge implements KernelExtension {
     this.install = text.block(10, 36);
     this.kernelVmfunc = text.insn('vmfunc');
     this.faultPath = text.block(20, 64);
+    this.reclaim = text.block(12, 40);
   }
 
   boot(k: Subkernel, core: Core): void {
@@ -150,6 +158,39 @@ export class SkyBridge implements KernelExtension {
     } else if (this.currentIndex[core.id] !== 0) {
       this.switchView(core, 0);
     }
+  }
+
+  /**
+   * A thread stopped while inside a server (its process killed, from another thread or
+   * core): its call never returns through the trampoline, so the kernel frees the server
+   * stacks it held, through its own mapping of each server's state page. Without this, the
+   * server answered Busy to every other client for good once maxConcurrent such threads had
+   * died inside it.
+   */
+  onStop(_k: Subkernel, core: Core, t: Thread): void {
+    const held = this.holding.get(t);
+    if (held === undefined) return;
+    this.holding.delete(t);
+    core.exec(this.reclaim.at, this.reclaim.bytes, this.reclaim.instructions);
+    for (const { server, bit } of held.reverse()) {
+      const state = physmap(server.stateGpa);
+      const busy = core.load64(state);
+      if (Math.floor(busy / 2 ** bit) % 2 === 1) core.store64(state, busy - 2 ** bit);
+    }
+  }
+
+  /** The trampoline took stack `bit` of `server` for a call of `t`. */
+  holdStack(t: Thread, server: Server, bit: number): void {
+    let held = this.holding.get(t);
+    if (held === undefined) this.holding.set(t, (held = []));
+    held.push({ server, bit });
+  }
+
+  /** The innermost stack `t` held was freed (the call returned or was refused). */
+  releaseStack(t: Thread): void {
+    const held = this.holding.get(t);
+    held?.pop();
+    if (held?.length === 0) this.holding.delete(t);
   }
 
   /** The kernel's own VMFUNC (CPL 0, at its site in kernel text). */

@@ -17,7 +17,7 @@ import { USER_DATA } from '../../src/kernel/layout.ts';
 import { ThreadState } from '../../src/kernel/thread.ts';
 import type { UserApi } from '../../src/kernel/user.ts';
 import { directServerCall, type CallResult } from '../../src/skybridge/direct-call.ts';
-import { TRAMPOLINE_VA } from '../../src/skybridge/layout.ts';
+import { SERVER_STATE_VA, TRAMPOLINE_VA } from '../../src/skybridge/layout.ts';
 import type { SkyBridge } from '../../src/skybridge/skybridge.ts';
 import {
   assertServed,
@@ -29,6 +29,7 @@ import {
   secretOf,
   settle,
   witness,
+  words,
   type KernelName,
 } from './kernels-world.ts';
 
@@ -399,5 +400,75 @@ eachKernel(
     assert.equal(r.d.get('vmfuncs'), 6);
     assert.equal(r.d.get('vmexits'), 0);
     assertContained(r);
+  },
+);
+
+eachKernel(
+  test,
+  "a client killed (its other thread's VMFUNC to index 7) while one of its threads is inside a chain A → B, preempted: both servers' stacks are given back, another client is served through A and B",
+  (name) => {
+    const env = bootWorld(name, { tickCycles: 5_000, timesliceTicks: 1 });
+    const { m, k, sb } = env;
+    const a = proc(k, 'A');
+    const b = proc(k, 'B', (t) => ({ long: t.block(200, 600) }));
+    let inside = false;
+    const sidB = sb.registerServer(
+      b.p,
+      (u, call) =>
+        (function* () {
+          if (call.args[1] === 1) {
+            inside = true;
+            for (let i = 0; i < 1000; i++) {
+              u.run(b.at.long);
+              yield* u.poll();
+            }
+          }
+          return [call.args[0]! * 2, u.load32(USER_DATA)];
+        })(),
+      1,
+    );
+    const sidA = sb.registerServer(
+      a.p,
+      (u, call) =>
+        (function* () {
+          const r = yield* directServerCall(sb, u, sidB, [call.args[0]! + 1, call.args[1]!]);
+          return r.ok ? [...r.results, u.load32(USER_DATA)] : [r.error];
+        })(),
+      1,
+    );
+    sb.registerClient(m.core(0), a.p, sidB);
+    const x = proc(k, 'X');
+    sb.registerClient(m.core(0), x.p, sidA);
+    const w = witness(env, sidA, [20, 0], { after: () => x.p.killed });
+    let xResult: CallResult | null = null;
+    const x1 = k.createThread(x.p, 'X1', (u) =>
+      (function* () {
+        xResult = yield* directServerCall(sb, u, sidA, [5, 1]);
+      })(),
+    );
+    k.createThread(x.p, 'X2', (u) =>
+      (function* () {
+        while (!inside) {
+          u.run(x.work);
+          yield* u.poll();
+        }
+        u.regs[R.RAX] = 0;
+        u.regs[R.RCX] = 7;
+        vmfunc(u.core, sb.trampoline.vmfuncCall);
+      })(),
+    );
+    const before = settle(env);
+    k.run(200_000);
+    assert.equal(x.p.killed, true);
+    assert.match(x.p.killReason, /^VM exit 59 at /);
+    assert.equal(x1.state, ThreadState.Stopped, 'X1 died inside B');
+    assert.equal(xResult, null);
+    for (const [p, sid] of [
+      [a.p, sidA],
+      [b.p, sidB],
+    ] as const)
+      assert.deepEqual(words(m, p, SERVER_STATE_VA, 6), [0, 0, 1, 0, sid, 0], `${p.name}'s stack`);
+    assert.deepEqual(changes(env, before), []);
+    assertServed(w, { ok: true, results: [42, secretOf(b.p)[0]!, secretOf(a.p)[0]!] });
   },
 );
