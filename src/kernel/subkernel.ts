@@ -95,6 +95,8 @@ export interface KernelExtension {
   /** Runs in kernel mode before the exit path returns to `next` (after its address space
    *  is current). */
   beforeExit(k: Subkernel, core: Core, next: Thread): void;
+  /** `p` was killed (after all its threads were stopped). */
+  onKill?(k: Subkernel, core: Core, p: Process): void;
   /** Runs in kernel mode when `t` is stopped (fault, violation, kill), after the
    *  personality detached it: whatever the extension holds for `t` is given back. */
   onStop?(k: Subkernel, core: Core, t: Thread): void;
@@ -727,5 +729,6 @@ export class Subkernel {
     p.killed = true;
     p.killReason = reason;
     for (const t of p.threads) this.stopThread(core, t, reason);
+    for (const x of this.extensions) x.onKill?.(this, core, p);
   }
 }

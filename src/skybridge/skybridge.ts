@@ -289,6 +289,7 @@ export class SkyBridge implements KernelExtension {
     const s = this.server(serverId);
     if (s === undefined) throw new Error(`no server ${serverId}`);
     if (s.process === p) throw new Error(`process ${p.name} cannot bind to itself`);
+    if (s.process.killed) throw new Error(`server ${serverId} (${s.process.name}) was killed`);
     if (core.cpl !== 0) throw new Error('registration runs in kernel mode');
     const list = this.lists.get(p) ?? [0];
     if (list.length >= LIST_ENTRIES)
@@ -389,6 +390,17 @@ export class SkyBridge implements KernelExtension {
 
   /** Unbinds: the server's key slot is cleared (a call in flight fails its return check) and
    *  the list entry removed. */
+  /**
+   * A killed process leaves SkyBridge: as a server, every binding to it is revoked (its
+   * clients get NotBound instead of calls into a dead process's code, which would otherwise
+   * still run on their threads), and no client can bind to it again; as a client, its own
+   * bindings are revoked (their key slots freed).
+   */
+  onKill(_k: Subkernel, _core: Core, p: Process): void {
+    for (const b of this.bindings)
+      if (b.active && (b.server.process === p || b.client === p)) this.unregisterClient(b);
+  }
+
   unregisterClient(b: Binding): void {
     const mem = this.k.machine.mem;
     mem.write64n(b.server.keyTableGpa + b.slot * 8, 0);

@@ -212,3 +212,28 @@ export function eachKernel(
 ): void {
   for (const name of KERNELS) test(`[${name}] ${title}`, () => fn(name));
 }
+
+/**
+ * The words a killed client's revocation clears, as `changes` lists them: for each of its
+ * bindings, the key-table slot in the server and its own binding record (from `before`).
+ * (SkyBridge.onKill: a killed process's bindings are revoked.)
+ */
+export function revokedWords(w: World, before: Image, client: Process): string[] {
+  const out: string[] = [];
+  const at = (label: string): Uint32Array => {
+    const i = before.regions.findIndex((r) => r.label === label);
+    return before.words[i]!;
+  };
+  for (const b of w.sb.bindings.filter((x) => x.client === client)) {
+    const keys = at(`${b.server.process.name} keys`);
+    for (const off of [b.slot * 8, b.slot * 8 + 4]) {
+      if (keys[off / 4] !== 0)
+        out.push(changed(`${b.server.process.name} keys`, off, keys[off / 4]!, 0));
+    }
+    const rec = at(`${client.name} bindings`);
+    for (let off = b.server.id * 32; off < b.server.id * 32 + 32; off += 4) {
+      if (rec[off / 4] !== 0) out.push(changed(`${client.name} bindings`, off, rec[off / 4]!, 0));
+    }
+  }
+  return out.sort();
+}
