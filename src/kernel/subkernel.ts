@@ -552,16 +552,30 @@ export class Subkernel {
     return this.threads.some((t) => t.core === core && t.alive && t.state !== ThreadState.Inactive);
   }
 
-  /** Runs until no core has work, or `maxSteps` steps. Returns the steps taken. */
-  run(maxSteps = 1_000_000): number {
+  /** Runs until no core has work (by default also when only timer ticks are left to come,
+   *  see quiescent), or `maxSteps` steps. Returns the steps taken. */
+  run(maxSteps = 1_000_000, opts: { stopWhenQuiescent?: boolean } = {}): number {
+    const stopWhenQuiescent = opts.stopWhenQuiescent ?? true;
     let steps = 0;
     while (steps < maxSteps) {
+      if (stopWhenQuiescent && this.quiescent()) break;
       const core = this.machine.nextCore((c) => this.hasWork(c));
       if (core === undefined) break;
       this.step(core);
       steps++;
     }
     return steps;
+  }
+
+  /**
+   * Nothing can happen any more: no core runs a thread, none is ready, and the only
+   * interrupts still to come are timer ticks, which wake no blocked thread. (Without this a
+   * run with the timer on would tick forever once every thread is blocked or done.)
+   */
+  private quiescent(): boolean {
+    if (this.current.some((t) => t !== null)) return false;
+    if (this.threads.some((t) => t.state === ThreadState.Ready)) return false;
+    return this.machine.cores.every((c) => c.pending.every((p) => p.vector === TIMER_VECTOR));
   }
 
   /** One step on `core`: kernel work, then the chosen thread's user code until it stops. */

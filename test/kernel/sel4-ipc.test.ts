@@ -83,3 +83,19 @@ test('a CPtr that does not resolve (guard mismatch) gives seL4_FailedLookup; an 
   assert.deepEqual(labels, [6, 2, 2]);
   assert.equal(t.state, ThreadState.Exited);
 });
+
+test('with the timer on, run() ends once every thread is blocked or done (only ticks could come, and they wake no one)', () => {
+  const { k, sel4 } = boot({ tickCycles: 10_000 });
+  const ep = sel4.newEndpoint();
+  let lib!: Sel4Lib;
+  const p = k.createProcess('p', (t) => (lib = Sel4Lib.layout(t)));
+  sel4.mint(p, 1, Cap.endpoint(ep, 0, RIGHT.Receive));
+  const waiter = k.createThread(p, 'waiter', (u) =>
+    (function* () {
+      yield* lib.recv(u, 1); // nobody ever sends
+    })(),
+  );
+  const steps = k.run(1_000_000);
+  assert.ok(steps < 100, `${steps} steps`);
+  assert.equal(waiter.state, ThreadState.Blocked);
+});
