@@ -20,6 +20,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; any error becomes one line on stderr and a non-zero exit. */
 export async function main(argv: string[]): Promise<void> {
+  // Output piped into a reader that stops early (`| head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
