@@ -4,6 +4,7 @@
 // only user pages and the kernel's entry text, as Linux's KPTI does). All structures are
 // real bytes in simulated memory; code areas hold the real encodings of what runs there.
 
+import { writeIdtGate } from '../hw/idt.ts';
 import { PAGE_1G, PAGE_4K, PageSize } from '../hw/addr.ts';
 import type { Core } from '../hw/core.ts';
 import { ENC } from '../hw/encodings.ts';
@@ -68,13 +69,6 @@ export class CodeArea {
   }
 }
 
-function writeGate(mem: PhysicalMemory, at: number, handler: number): void {
-  mem.write32(at, (0x10 << 16) | (handler & 0xffff));
-  mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
-  mem.write32(at + 8, Math.floor(handler / 2 ** 32));
-  mem.write32(at + 12, 0);
-}
-
 export class Testbed {
   readonly m: Machine;
   readonly core: Core;
@@ -128,9 +122,9 @@ export class Testbed {
     this.kernelText = new CodeArea(mem, (la) => this.gpaOf(la), KERNEL_TEXT);
     this.hostCode = new CodeArea(mem, (la) => la, HOST_CODE);
     const kHandler = this.kernelText.emit([0x0f, 0x0b]); // UD2: a fault handler stub
-    for (let v = 0; v < 32; v++) writeGate(mem, this.gpaOf(KERNEL_IDT) + v * 16, kHandler);
+    for (let v = 0; v < 32; v++) writeIdtGate(mem, this.gpaOf(KERNEL_IDT) + v * 16, kHandler);
     const hHandler = this.hostCode.emit([0x0f, 0x0b]);
-    for (let v = 0; v < 32; v++) writeGate(mem, HOST_IDT + v * 16, hHandler);
+    for (let v = 0; v < 32; v++) writeIdtGate(mem, HOST_IDT + v * 16, hHandler);
 
     const v = new Vmcs(this.host.alloc() as never);
     this.vmcs = v;

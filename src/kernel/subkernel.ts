@@ -14,6 +14,7 @@ import type { Core } from '../hw/core.ts';
 import { movToCr3, sysret, iretq, syscall as syscallInsn } from '../hw/isa.ts';
 import type { Machine } from '../hw/machine.ts';
 import { Trap } from '../hw/traps.ts';
+import { writeIdtGate } from '../hw/idt.ts';
 import { Rootkernel } from '../rootkernel/rootkernel.ts';
 import { Hypercall } from '../rootkernel/hypercalls.ts';
 import { GuestFrames, KernelSpace, AddressSpace, type KptiWindow } from './address-space.ts';
@@ -147,12 +148,8 @@ export class Subkernel {
     // Kernel data: IDT, per-core stacks, interrupt stacks, current-thread words, queues.
     const idt = physmap(this.frames.frame());
     this.idtBase = idt;
-    const gate = (v: number, handler: number): void => {
-      const at = idt - physmap(0) + v * 16;
-      m.mem.write32(at, (0x10 << 16) | (handler & 0xffff));
-      m.mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
-      m.mem.write32(at + 8, Math.floor(handler / 2 ** 32));
-    };
+    const gate = (v: number, handler: number): void =>
+      writeIdtGate(m.mem, idt - physmap(0) + v * 16, handler);
     for (let v = 0; v < 32; v++) gate(v, this.paths.fault.at);
     gate(TIMER_VECTOR, this.paths.interruptEntry.at);
     gate(RESCHEDULE_VECTOR, this.paths.interruptEntry.at);

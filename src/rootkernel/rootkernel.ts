@@ -15,6 +15,7 @@
 // registers (UpcallRegs), and `handleExit` returns the same description, so the Subkernel's
 // TypeScript can stop the offending process. Nothing else changes: other cores, other views.
 
+import { writeIdtGate } from '../hw/idt.ts';
 import { PAGE_1G, PageSize, hex } from '../hw/addr.ts';
 import { type Core, R } from '../hw/core.ts';
 import type { Machine } from '../hw/machine.ts';
@@ -96,7 +97,7 @@ export class Rootkernel {
     const pool = new FramePool(mem, l.framesBase, l.regionEnd);
     writeCode(mem, l.code, l.codeBytes);
     // Root-mode IDT: a fault in the Rootkernel is a bug; every gate leads to UD2.
-    for (let v = 0; v < 256; v++) writeGate(mem, l.idt + v * 16, l.code + SITES.fatal);
+    for (let v = 0; v < 256; v++) writeIdtGate(mem, l.idt + v * 16, l.code + SITES.fatal);
     // Host page table: all host memory 1:1 with 1 GiB pages, supervisor, read/write.
     this.hostCr3 = pool.allocator.alloc();
     for (let g = 0; g * PAGE_1G < mem.size; g++) {
@@ -335,12 +336,4 @@ export class Rootkernel {
     }
     return v;
   }
-}
-
-/** A 64-bit interrupt gate (SDM Vol. 3A §6.14.1), selector 0x10, present, DPL 0. */
-function writeGate(mem: Machine['mem'], at: number, handler: number): void {
-  mem.write32(at, (0x10 << 16) | (handler & 0xffff));
-  mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
-  mem.write32(at + 8, Math.floor(handler / 2 ** 32));
-  mem.write32(at + 12, 0);
 }

@@ -2,6 +2,7 @@
 // guest page table, code pages holding real instruction bytes, data pages, an IDT and a
 // kernel stack. Everything is built in simulated memory in the architectural formats.
 
+import { writeIdtGate } from '../../src/hw/idt.ts';
 import { PAGE_1G, PAGE_4K, PageSize } from '../../src/hw/addr.ts';
 import { ENC } from '../../src/hw/encodings.ts';
 import { Machine, type MachineConfig } from '../../src/hw/machine.ts';
@@ -35,13 +36,6 @@ export const IDT = 0x8000_0020_0000;
 export const KSTACK_TOP = 0x8000_0030_0000;
 export const HOST_CODE = 0x200_0000;
 const HOST_IDT = 0x280_0000;
-
-function writeGateAt(mem: Machine['mem'], at: number, handler: number): void {
-  mem.write32(at, (0x10 << 16) | (handler & 0xffff));
-  mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
-  mem.write32(at + 8, Math.floor(handler / 2 ** 32));
-  mem.write32(at + 12, 0);
-}
 
 export interface GuestOptions {
   ept4k?: boolean;
@@ -117,7 +111,7 @@ export class Guest {
     // The host's own IDT (identity-mapped) with every gate at HOST_CODE + 0x800.
     c.idtBase = HOST_IDT;
     c.rsp0 = HOST_CODE + 0x10_0000;
-    for (let vec = 0; vec < 32; vec++) writeGateAt(mem, HOST_IDT + vec * 16, HOST_CODE + 0x800);
+    for (let vec = 0; vec < 32; vec++) writeIdtGate(mem, HOST_IDT + vec * 16, HOST_CODE + 0x800);
     v.guestIdtBase = IDT;
     v.guestRsp0 = KSTACK_TOP;
     c.syncContext();
@@ -210,7 +204,7 @@ export class Guest {
   }
 
   writeGate(vector: number, handler: number): void {
-    writeGateAt(this.m.mem, this.resolve(IDT) + vector * 16, handler);
+    writeIdtGate(this.m.mem, this.resolve(IDT) + vector * 16, handler);
   }
 
   /** Adds an EPT (identity, 1 GiB pages) to the EPTP list at `index`; returns its root. */

@@ -4,6 +4,7 @@
 // (Vol. 3A §6.14), #DF and triple fault (§6.15 Table 6-5), the exception bitmap (Vol. 3C
 // §26.2), and the warm cost of each instruction against the profile.
 
+import { writeIdtGate } from '../../src/hw/idt.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Guest, IDT, KERNEL_CODE, KSTACK_TOP, USER_CODE, USER_DATA } from './guest.ts';
@@ -368,9 +369,7 @@ test('#PF while delivering a #PF becomes #DF (SDM 3A §6.15, Table 6-5), deliver
   const mem = g.m.mem;
   const gate = g.resolve(IDT) + PAGE_4K - 16;
   const df = KERNEL_CODE + 0xa00;
-  mem.write32(gate, (0x10 << 16) | (df & 0xffff));
-  mem.write32(gate + 4, ((df & 0xffff_0000) >>> 0) | 0x8e00);
-  mem.write32(gate + 8, Math.floor(df / 2 ** 32));
+  writeIdtGate(mem, gate, df);
   c.rip = USER_CODE + 0x20;
   assert.throws(() => c.load32(0x7000_0000), isException(8, 0));
   assert.equal(c.rip, df);

@@ -4,6 +4,7 @@
 // Under the base EPT guest-physical = host-physical in guest RAM, so boot-time writes go
 // straight to memory (uncharged); everything after launch goes through a core.
 
+import { writeIdtGate } from '../../src/hw/idt.ts';
 import { PAGE_1G, PAGE_4K, PageSize } from '../../src/hw/addr.ts';
 import { type Core, R } from '../../src/hw/core.ts';
 import { ENC } from '../../src/hw/encodings.ts';
@@ -107,7 +108,7 @@ export class Fixture {
     });
     mem.write32(this.clientData, CLIENT_VALUE);
     mem.write32(this.serverData, SERVER_VALUE);
-    for (let v = 0; v < 256; v++) writeGate(mem, idtPa + v * 16, GATE_HANDLER);
+    for (let v = 0; v < 256; v++) writeIdtGate(mem, idtPa + v * 16, GATE_HANDLER);
     this.site = {
       vmcall: this.kernelCode(ENC.vmcall),
       cpuid: this.kernelCode(ENC.cpuid),
@@ -230,11 +231,4 @@ export function eptLookup(m: Machine, root: number, gpa: number): number {
     table = addr;
   }
   return -1;
-}
-
-function writeGate(mem: Machine['mem'], at: number, handler: number): void {
-  mem.write32(at, (0x10 << 16) | (handler & 0xffff));
-  mem.write32(at + 4, ((handler & 0xffff_0000) >>> 0) | 0x8e00);
-  mem.write32(at + 8, Math.floor(handler / 2 ** 32));
-  mem.write32(at + 12, 0);
 }
