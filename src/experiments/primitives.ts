@@ -31,8 +31,8 @@ function vmfuncCost(profile: CpuProfile): number {
   const at = tb.userCode.emit(ENC.vmfunc);
   const c = tb.core;
   return measure(tb, (i) => {
-    c.regs[R.RAX] = 0;
-    c.regs[R.RCX] = (i + 1) % 2;
+    c.regs.set(R.RAX, 0);
+    c.regs.set(R.RCX, (i + 1) % 2);
     vmfunc(c, at);
   });
 }

@@ -13,6 +13,7 @@ import { Access, FaultKind, TranslationState, makeTranslationCaches } from './tr
 import { Trap, Vector } from './traps.ts';
 import { ExitReason, type Vmcs } from './vmcs.ts';
 import type { Trace } from './trace.ts';
+import { RegisterFile } from './registers.ts';
 
 /** Register indices into `regs`. */
 export const R = {
@@ -61,7 +62,7 @@ export class Core {
 
   cycles = 0;
   rip = 0;
-  readonly regs = new Float64Array(16);
+  readonly regs = new RegisterFile();
   rflags = 0x2;
   cpl = 0;
   /** In VMX non-root operation (running a guest). */
@@ -258,6 +259,22 @@ export class Core {
     this.env.mem.write64n(this.dataAccess(la, Access.Write), v);
   }
 
+  /** Stores register `i` exactly (all 64 bits) at `la`: one 8-byte store. */
+  storeReg(la: number, i: number): void {
+    this.splitCheck(la, 8);
+    const hpa = this.dataAccess(la, Access.Write);
+    this.env.mem.writeU32(hpa, this.regs.lo[i]!);
+    this.env.mem.writeU32(hpa + 4, this.regs.hi[i]!);
+  }
+
+  /** Loads register `i` exactly from `la`: one 8-byte load. */
+  loadReg(la: number, i: number): void {
+    this.splitCheck(la, 8);
+    const hpa = this.dataAccess(la, Access.Read);
+    this.regs.lo[i] = this.env.mem.readU32(hpa);
+    this.regs.hi[i] = this.env.mem.readU32(hpa + 4);
+  }
+
   /** Touches one line for reading without using its value (e.g. a struct field read
    *  whose value the model keeps elsewhere). */
   touch(la: number, write = false): void {
@@ -386,7 +403,7 @@ export class Core {
   deliver(vector: number, errorCode: number, isDoubleFault: boolean): void {
     const fromRip = this.rip;
     const fromCpl = this.cpl;
-    const fromRsp = this.regs[R.RSP]!;
+    const fromRsp = this.regs.get(R.RSP);
     const fromFlags = this.rflags;
     // Gate reads and frame pushes are supervisor accesses whatever the CPL (SDM §4.6).
     this.cpl = 0;
@@ -438,7 +455,7 @@ export class Core {
       sp -= 8;
       mem.write64n(access(sp, true), v);
     }
-    this.regs[R.RSP] = sp;
+    this.regs.set(R.RSP, sp);
     this.rflags &= ~RFLAGS_IF;
     this.rip = handler;
   }
@@ -459,7 +476,7 @@ export class Core {
     v.guestPhysicalAddress = gpa;
     v.guestLinearAddress = gla;
     v.guestRip = this.rip;
-    v.guestRsp = this.regs[R.RSP]!;
+    v.guestRsp = this.regs.get(R.RSP);
     v.guestRflags = this.rflags;
     v.guestCr3 = this.cr3;
     v.guestCpl = this.cpl;
@@ -478,7 +495,7 @@ export class Core {
     this.cpl = 0;
     this.cr3 = v.hostCr3;
     this.rip = v.hostRip;
-    this.regs[R.RSP] = v.hostRsp;
+    this.regs.set(R.RSP, v.hostRsp);
     this.idtBase = v.hostIdtBase;
     this.rsp0 = v.hostRsp0;
     if (!v.enableVpid) this.mmu.onVmTransitionWithoutVpid();

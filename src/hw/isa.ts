@@ -16,8 +16,8 @@ export function syscall(core: Core, rip: number): void {
   // Charged to the mode it starts in (user), like its fetch.
   core.ctr[C.syscalls]++;
   core.retire(core.profile.ops.syscall);
-  core.regs[R.RCX] = rip + ENC.syscall.length;
-  core.regs[R.R11] = core.rflags;
+  core.regs.set(R.RCX, rip + ENC.syscall.length);
+  core.regs.set(R.R11, core.rflags);
   core.rflags &= ~RFLAGS_IF;
   core.cpl = 0;
   core.rip = core.lstar;
@@ -30,11 +30,11 @@ export function syscall(core: Core, rip: number): void {
 export function sysret(core: Core, rip: number): void {
   core.fetchInstruction(rip, ENC.sysretq);
   if (core.cpl !== 0) core.raiseException(Vector.GP, 0);
-  const target = core.regs[R.RCX]!;
+  const target = core.regs.get(R.RCX);
   if (target >= 2 ** 47) core.raiseException(Vector.GP, 0);
   core.retire(core.profile.ops.sysret);
   // RFLAGS ← (R11 & 3C7FD7H) | 2 (SDM Vol. 2B SYSRET: RF, VM and reserved bits cleared).
-  core.rflags = ((core.regs[R.R11]! & 0x3c7fd7) | 0x2) >>> 0;
+  core.rflags = ((core.regs.get(R.R11) & 0x3c7fd7) | 0x2) >>> 0;
   core.cpl = 3;
   core.rip = target;
   core.syncContext();
@@ -126,7 +126,7 @@ export function cpuid(core: Core, rip: number): void {
 /** IRETQ from a frame on the current stack (SDM §6.14.3): pops RIP, CS, RFLAGS, RSP, SS. */
 export function iretq(core: Core, rip: number): void {
   core.fetchInstruction(rip, ENC.iretq);
-  let sp = core.regs[R.RSP]!;
+  let sp = core.regs.get(R.RSP);
   const pop = (): number => {
     const v = core.microcodeLoad64(sp);
     sp += 8;
@@ -140,7 +140,7 @@ export function iretq(core: Core, rip: number): void {
   core.retire(core.profile.ops.iret);
   core.rip = newRip;
   core.rflags = flags;
-  core.regs[R.RSP] = newRsp;
+  core.regs.set(R.RSP, newRsp);
   core.cpl = cs & 3;
   core.syncContext();
 }

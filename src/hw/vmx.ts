@@ -28,13 +28,13 @@ export function vmfunc(core: Core, rip: number): void {
   core.fetchInstruction(rip, ENC.vmfunc);
   const v = core.vmcs;
   if (!core.nonRoot || v === null || !v.enableVmFunctions) core.raiseException(Vector.UD, -1);
-  const eax = core.regs[R.RAX]! % 0x1_0000_0000;
+  const eax = core.regs.get(R.RAX) % 0x1_0000_0000;
   if (eax >= 64) core.raiseException(Vector.UD, -1);
   v.exitInstructionLength = ENC.vmfunc.length;
   if (eax >= 32 || ((v.vmFunctionControls >>> eax) & 1) === 0)
     core.vmExit(ExitReason.Vmfunc, 0, 0, 0);
   // Only function 0 exists; the others are reserved and cannot be enabled.
-  const ecx = core.regs[R.RCX]! % 0x1_0000_0000;
+  const ecx = core.regs.get(R.RCX) % 0x1_0000_0000;
   if (ecx >= 512) core.vmExit(ExitReason.Vmfunc, 0, 0, 0);
   // The EPTP-list read is a host-physical memory access through the caches. The measured
   // cost of VMFUNC (ops.vmfunc) includes this read hitting the L1D, so only latency beyond
@@ -101,7 +101,7 @@ export function vmEntry(core: Core, rip: number, resume: boolean): void {
   core.cr3 = v.guestCr3;
   core.rip = v.guestRip;
   core.rflags = v.guestRflags;
-  core.regs[R.RSP] = v.guestRsp;
+  core.regs.set(R.RSP, v.guestRsp);
   v.hostIdtBase = core.idtBase;
   v.hostRsp0 = core.rsp0;
   core.idtBase = v.guestIdtBase;

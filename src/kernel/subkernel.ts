@@ -393,8 +393,9 @@ export class Subkernel {
 
   private saveRegisters(core: Core, t: Thread, rip: number, rflags: number): void {
     for (const s of this.personality.tcb.saved) {
-      const v = s.reg === REG_RIP ? rip : s.reg === REG_RFLAGS ? rflags : core.regs[s.reg]!;
-      core.store64(t.tcb + s.offset, v);
+      if (s.reg === REG_RIP) core.store64(t.tcb + s.offset, rip);
+      else if (s.reg === REG_RFLAGS) core.store64(t.tcb + s.offset, rflags);
+      else core.storeReg(t.tcb + s.offset, s.reg);
     }
   }
 
@@ -409,7 +410,7 @@ export class Subkernel {
     }
     core.exec(P.entry.at, P.entry.bytes, P.entry.instructions);
     core.load64(this.curThreadVar[core.id]!);
-    this.saveRegisters(core, t, core.regs[R.RCX]!, core.regs[11]!);
+    this.saveRegisters(core, t, core.regs.get(R.RCX), core.regs.get(11));
     t.entry = EntryKind.Syscall;
   }
 
@@ -437,7 +438,7 @@ export class Subkernel {
           (this.config.pcid ? BigInt(space.asid | KPTI_USER_PCID_BIT) | NO_FLUSH : 0n),
       );
     }
-    core.regs[R.RSP] = sp;
+    core.regs.set(R.RSP, sp);
     iretq(core, P.iret);
     core.setOwner(t.process.owner);
   }
@@ -456,12 +457,12 @@ export class Subkernel {
     }
     core.exec(path.at, path.bytes, path.instructions);
     if (t === null) return;
-    const sp = core.regs[R.RSP]! + (errorCode ? 8 : 0);
+    const sp = core.regs.get(R.RSP) + (errorCode ? 8 : 0);
     const rip = core.load64(sp);
     const rflags = core.load64(sp + 16);
     core.load64(this.curThreadVar[core.id]!);
     this.saveRegisters(core, t, rip, rflags);
-    core.regs[R.RSP] = sp + 40;
+    core.regs.set(R.RSP, sp + 40);
     t.entry = EntryKind.Interrupt;
   }
 
@@ -493,10 +494,9 @@ export class Subkernel {
     let rip = 0;
     let rflags = 0x202;
     for (const s of this.personality.tcb.saved) {
-      const v = core.load64(u.tcb + s.offset);
-      if (s.reg === REG_RIP) rip = v;
-      else if (s.reg === REG_RFLAGS) rflags = v;
-      else core.regs[s.reg] = v;
+      if (s.reg === REG_RIP) rip = core.load64(u.tcb + s.offset);
+      else if (s.reg === REG_RFLAGS) rflags = core.load64(u.tcb + s.offset);
+      else core.loadReg(u.tcb + s.offset, s.reg);
     }
     const space = u.process.space;
     const userCr3 =
@@ -511,15 +511,15 @@ export class Subkernel {
         core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
         movToCr3(core, P.kptiLeaveCr3, userCr3);
       }
-      core.regs[R.RSP] = sp;
+      core.regs.set(R.RSP, sp);
       iretq(core, P.iret);
     } else {
       if (this.config.kpti) {
         core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
         movToCr3(core, P.kptiLeaveCr3, userCr3);
       }
-      core.regs[R.RCX] = rip;
-      core.regs[11] = rflags | 0x200;
+      core.regs.set(R.RCX, rip);
+      core.regs.set(11, rflags | 0x200);
       sysret(core, P.sysret);
     }
     u.state = ThreadState.Running;
@@ -638,7 +638,7 @@ export class Subkernel {
     // The idle loop runs on the core's own kernel stack: the interrupt that wakes it pushes
     // its frame there (CPL 0, no stack switch), never on the last thread's user stack, and
     // the frame is dropped with the stack at the next idle.
-    core.regs[R.RSP] = this.kernelStackTop[core.id]!;
+    core.regs.set(R.RSP, this.kernelStackTop[core.id]!);
     this.machine.halt(core);
     core.rflags |= 0x200;
     const vector = this.machine.deliverInterrupt(core);

@@ -3,6 +3,7 @@
 // user mode. All of it is charged by the machine; this file adds no cost of its own.
 
 import type { Core } from '../hw/core.ts';
+import type { RegisterFile } from '../hw/registers.ts';
 import { syscall } from '../hw/isa.ts';
 import type { Machine } from '../hw/machine.ts';
 import type { Block } from './code-layout.ts';
@@ -18,7 +19,7 @@ export class UserApi {
     return this.thread.core;
   }
 
-  get regs(): Float64Array {
+  get regs(): RegisterFile {
     return this.thread.core.regs;
   }
 

@@ -137,7 +137,7 @@ export class Rootkernel {
       core.cr3 = this.hostCr3;
       core.idtBase = l.idt;
       core.rsp0 = top;
-      core.regs[R.RSP] = top;
+      core.regs.set(R.RSP, top);
       core.syncContext();
       vmxonAndLoad(core, v);
       core.setOwner(this.owner);
@@ -201,16 +201,16 @@ export class Rootkernel {
     switch (v.exitReason) {
       case ExitReason.Cpuid: {
         run(core, code, 'cpuid');
-        const r = cpuidLeaf(core.regs[R.RAX]! % 2 ** 32);
-        core.regs[R.RAX] = r[0];
-        core.regs[R.RBX] = r[1];
-        core.regs[R.RCX] = r[2];
-        core.regs[R.RDX] = r[3];
+        const r = cpuidLeaf(core.regs.get(R.RAX) % 2 ** 32);
+        core.regs.set(R.RAX, r[0]);
+        core.regs.set(R.RBX, r[1]);
+        core.regs.set(R.RCX, r[2]);
+        core.regs.set(R.RDX, r[3]);
         v.guestRip += v.exitInstructionLength;
         break;
       }
       case ExitReason.Vmcall:
-        core.regs[R.RAX] = this.hypercall(core);
+        core.regs.set(R.RAX, this.hypercall(core));
         v.guestRip += v.exitInstructionLength;
         break;
       case ExitReason.EptViolation:
@@ -254,13 +254,13 @@ export class Rootkernel {
       );
     }
     const g = core.regs;
-    g[UpcallRegs.reason] = out.reason;
-    g[UpcallRegs.guestPhysical] = out.guestPhysical;
-    g[UpcallRegs.guestLinear] = out.guestLinear;
-    g[UpcallRegs.rip] = out.rip;
-    g[UpcallRegs.cpl] = out.cpl;
-    g[UpcallRegs.qualification] = out.qualification;
-    g[UpcallRegs.rsp] = v.guestRsp;
+    g.set(UpcallRegs.reason, out.reason);
+    g.set(UpcallRegs.guestPhysical, out.guestPhysical);
+    g.set(UpcallRegs.guestLinear, out.guestLinear);
+    g.set(UpcallRegs.rip, out.rip);
+    g.set(UpcallRegs.cpl, out.cpl);
+    g.set(UpcallRegs.qualification, out.qualification);
+    g.set(UpcallRegs.rsp, v.guestRsp);
     const sp = out.cpl === 3 ? v.guestRsp0 : v.guestRsp;
     v.guestRsp = sp - (sp % 16);
     v.guestRip = upcall;
@@ -273,9 +273,9 @@ export class Rootkernel {
   private hypercall(core: Core): number {
     run(core, this.layout.code, 'vmcallDispatch');
     const g = core.regs;
-    const [a1, a2, a3] = [g[R.RBX]!, g[R.RCX]!, g[R.RDX]!];
+    const [a1, a2, a3] = [g.get(R.RBX), g.get(R.RCX), g.get(R.RDX)];
     const vs = this.views;
-    switch (g[R.RAX]) {
+    switch (g.get(R.RAX)) {
       case Hypercall.CreateView:
         return vs.create(core);
       case Hypercall.RemapPage:
@@ -314,8 +314,8 @@ export class Rootkernel {
    */
   call(core: Core, rip: number, call: number, ...args: number[]): number {
     const g = core.regs;
-    g[R.RAX] = call;
-    [R.RBX, R.RCX, R.RDX, R.RSI].forEach((r, i) => (g[r] = args[i] ?? 0));
+    g.set(R.RAX, call);
+    [R.RBX, R.RCX, R.RDX, R.RSI].forEach((r, i) => g.set(r, args[i] ?? 0));
     try {
       vmcall(core, rip);
     } catch (e) {
@@ -324,7 +324,7 @@ export class Rootkernel {
       if (out.kind === 'violation') {
         throw new RootkernelError(`VMCALL at ${hex(rip)} faulted (exit reason ${out.reason})`);
       }
-      return g[R.RAX]!;
+      return g.getSigned(R.RAX); // hypercall results are signed (errors < 0)
     }
     throw new RootkernelError('VMCALL did not exit');
   }

@@ -70,9 +70,9 @@ export function* directServerCall(
   // nested call from a handler is on that server's stack), read the binding, record the
   // identity.
   u.run(tr.clientEnter);
-  const callerRsp = regs[R.RSP]!;
+  const callerRsp = regs.get(R.RSP);
   const sp = callerRsp - 256;
-  SAVED.forEach((r, i) => u.store64(sp - i * 8, regs[r]!));
+  SAVED.forEach((r, i) => u.store64(sp - i * 8, regs.get(r)));
   const rec = BINDINGS_VA + serverId * BINDING_BYTES;
   const index = u.load64(rec);
   const slot = opts.forgeSlot ?? u.load64(rec + 8);
@@ -87,8 +87,8 @@ export function* directServerCall(
   if (index === 0) return refuse(sb, u, from, SbError.NotBound, `not bound to server ${serverId}`);
   u.store64(identity, index);
   u.store64(identity + 8, serverId);
-  regs[R.RAX] = 0;
-  regs[R.RCX] = index;
+  regs.set(R.RAX, 0);
+  regs.set(R.RCX, index);
   probe();
   vmfunc(core, tr.vmfuncCall);
   sb.noteView(core, index);
@@ -114,7 +114,7 @@ export function* directServerCall(
     u.store64(SERVER_STATE_VA, busy + 2 ** stackBit);
     held = stackBit;
     sb.holdStack(t, server, stackBit);
-    regs[R.RSP] = SERVER_STACKS_VA + (stackBit + 1) * SERVER_STACK_BYTES;
+    regs.set(R.RSP, SERVER_STACKS_VA + (stackBit + 1) * SERVER_STACK_BYTES);
     u.run(tr.keyCheck);
     // The slot is the caller's to choose (a register at the VMFUNC): bound it to the key
     // table, or the words after it (the busy bitmap, maxConcurrent) would pass as keys.
@@ -142,8 +142,8 @@ export function* directServerCall(
     if (u.load64(SERVER_STATE_VA + 16) !== serverId) {
       // Go back into this server's view (its index in the caller's list is its ID), free the
       // stack the call took there, then return the refusal to the caller's view.
-      regs[R.RAX] = 0;
-      regs[R.RCX] = serverId;
+      regs.set(R.RAX, 0);
+      regs.set(R.RCX, serverId);
       vmfunc(core, tr.vmfuncReturn);
       sb.noteView(core, serverId);
       if (u.load64(SERVER_STATE_VA + 16) === serverId) freeStack(u, stackBit);
@@ -156,9 +156,9 @@ export function* directServerCall(
     freeStack(u, stackBit);
     sb.releaseStack(t);
     held = -1;
-    regs[R.R11] = again;
-    regs[R.RAX] = 0;
-    regs[R.RCX] = from.index;
+    regs.set(R.R11, again);
+    regs.set(R.RAX, 0);
+    regs.set(R.RCX, from.index);
     probe();
     vmfunc(core, tr.vmfuncReturn);
     sb.noteView(core, from.index);
@@ -166,10 +166,10 @@ export function* directServerCall(
     probe();
     // Client side: only a return that came through the server's trampoline with the key.
     u.run(tr.clientLeave);
-    if (regs[R.R11] !== key)
+    if (regs.get(R.R11) !== key)
       return refuse(sb, u, from, SbError.BadReturn, 'return without the calling key');
-    SAVED.forEach((r, i) => (regs[r] = u.load64(sp - i * 8)));
-    regs[R.RSP] = callerRsp;
+    SAVED.forEach((r, i) => regs.set(r, u.load64(sp - i * 8)));
+    regs.set(R.RSP, callerRsp);
     u.store64(identity, from.index);
     u.store64(identity + 8, from.server);
     probe();
@@ -177,7 +177,7 @@ export function* directServerCall(
   } catch (e) {
     if (!(e instanceof Trap) || e.event.kind === 'shutdown') throw e;
     const r = serverFault(sb, u, from, e, serverId, held);
-    regs[R.RSP] = callerRsp;
+    regs.set(R.RSP, callerRsp);
     core.setOwner(callerOwner);
     return r;
   }
@@ -192,7 +192,7 @@ function freeStack(u: UserApi, bit: number): void {
  *  pointer and the identity and returns the error. */
 function refuse(sb: SkyBridge, u: UserApi, from: Origin, error: number, why: string): CallResult {
   u.run(sb.trampoline.error);
-  u.regs[R.RSP] = from.rsp;
+  u.regs.set(R.RSP, from.rsp);
   u.store64(from.identity, from.index);
   u.store64(from.identity + 8, from.server);
   return { ok: false, error, why };
@@ -201,8 +201,8 @@ function refuse(sb: SkyBridge, u: UserApi, from: Origin, error: number, why: str
 /** A refusal in the server's view: switch back to the caller's view first. */
 function back(sb: SkyBridge, u: UserApi, from: Origin, error: number, why: string): CallResult {
   const core = u.core;
-  core.regs[R.RAX] = 0;
-  core.regs[R.RCX] = from.index;
+  core.regs.set(R.RAX, 0);
+  core.regs.set(R.RCX, from.index);
   vmfunc(core, sb.trampoline.vmfuncReturn);
   sb.noteView(core, from.index);
   return refuse(sb, u, from, error, why);

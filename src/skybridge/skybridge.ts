@@ -195,8 +195,8 @@ export class SkyBridge implements KernelExtension {
 
   /** The kernel's own VMFUNC (CPL 0, at its site in kernel text). */
   private switchView(core: Core, index: number): void {
-    core.regs[R.RAX] = 0;
-    core.regs[R.RCX] = index;
+    core.regs.set(R.RAX, 0);
+    core.regs.set(R.RCX, index);
     vmfunc(core, this.kernelVmfunc);
     this.currentIndex[core.id] = index;
   }

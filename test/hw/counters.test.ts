@@ -139,7 +139,7 @@ test('CounterSnapshot.get sums over cores; rows() lists only non-zero counters, 
 test('counts belong to the core that did the work (2-core machine, core 1 launched into the guest)', () => {
   const g = new Guest({ cpl: 3, cores: 2 });
   const c1 = g.launchCore(1);
-  c1.regs[R.RAX] = 1;
+  c1.regs.set(R.RAX, 1);
   const start = g.m.snapshot();
   c1.load32(USER_DATA);
   const d = g.m.snapshot().minus(start);

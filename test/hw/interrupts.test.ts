@@ -66,7 +66,7 @@ test('an IPI sent by core 0 (WRMSR to the x2APIC ICR) arrives at core 1 exactly 
   c1.charge(1);
   assert.equal(g.m.interruptDue(c1), true);
   c1.rip = USER_CODE + 0x44;
-  c1.regs[R.RSP] = 0x7000;
+  c1.regs.set(R.RSP, 0x7000);
   const flags = c1.rflags;
   const ev = take(g, c1);
   assert.deepEqual(ev, { kind: 'interrupt', vector: IPI, rip: USER_CODE + 0x44 });
@@ -165,7 +165,7 @@ test('takeInterrupt delivers through the guest IDT when external-interrupt exiti
   for (let i = 0; i < 2; i++) {
     c0.cpl = 0;
     c0.syncContext();
-    c0.regs[R.RSP] = KSTACK_TOP - 0x100;
+    c0.regs.set(R.RSP, KSTACK_TOP - 0x100);
     c0.rip = KERNEL_CODE + 0x20;
     c0.rflags = 0x202;
     g.m.post(c0, c0.cycles, TIMER);
@@ -180,7 +180,7 @@ test('takeInterrupt delivers through the guest IDT when external-interrupt exiti
   assert.equal(g.vmcs.exitReason, 0);
   assert.equal(g.m.snapshot().get('vmexits'), 0);
   // From CPL 0: on the current stack, aligned, no error code.
-  assert.equal(c0.regs[R.RSP], KSTACK_TOP - 0x100 - 40);
+  assert.equal(c0.regs.get(R.RSP), KSTACK_TOP - 0x100 - 40);
   assert.deepEqual(words(g, KSTACK_TOP - 0x100 - 40, 4), [
     KERNEL_CODE + 0x20,
     CS_KERNEL,

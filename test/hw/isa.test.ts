@@ -56,8 +56,8 @@ test('SYSCALL (SDM Vol. 2B): RCX ← next RIP, R11 ← RFLAGS, RIP ← IA32_LSTA
   c.lstar = KERNEL_CODE + 0x100;
   c.rflags = 0x202;
   syscall(c, at);
-  assert.equal(c.regs[R.RCX], at + 2);
-  assert.equal(c.regs[R.R11], 0x202);
+  assert.equal(c.regs.get(R.RCX), at + 2);
+  assert.equal(c.regs.get(R.R11), 0x202);
   assert.equal(c.rip, KERNEL_CODE + 0x100);
   assert.equal(c.cpl, 0);
   assert.equal(c.mode, Mode.Kernel);
@@ -69,8 +69,8 @@ test('SYSCALL (SDM Vol. 2B): RCX ← next RIP, R11 ← RFLAGS, RIP ← IA32_LSTA
 test('SYSRET (SDM Vol. 2B): RIP ← RCX, RFLAGS ← R11, CPL ← 3', () => {
   const g = new Guest({ cpl: 0 });
   const c = g.core;
-  c.regs[R.RCX] = USER_CODE + 0x10;
-  c.regs[R.R11] = 0x246;
+  c.regs.set(R.RCX, USER_CODE + 0x10);
+  c.regs.set(R.R11, 0x246);
   sysret(c, g.kernelCode(ENC.sysretq));
   assert.equal(c.rip, USER_CODE + 0x10);
   assert.equal(c.rflags, 0x246);
@@ -81,7 +81,7 @@ test('SYSRET (SDM Vol. 2B): RIP ← RCX, RFLAGS ← R11, CPL ← 3', () => {
 test('SYSRET (SDM Vol. 2B): #GP(0) at CPL 3', () => {
   const g = new Guest({ cpl: 3 });
   const at = g.userCode(ENC.sysretq);
-  g.core.regs[R.RCX] = USER_CODE;
+  g.core.regs.set(R.RCX, USER_CODE);
   assert.throws(() => sysret(g.core, at), isGP);
   assert.equal(g.core.rip, HANDLER);
   assert.deepEqual(words(g, KSTACK_TOP - 48, 2), [0, at], 'error code 0, RIP of the SYSRET');
@@ -90,11 +90,11 @@ test('SYSRET (SDM Vol. 2B): #GP(0) at CPL 3', () => {
 test('SYSRET (SDM Vol. 2B): #GP(0) in ring 0 for a non-canonical RCX', () => {
   const g = new Guest({ cpl: 0 });
   const at = g.kernelCode(ENC.sysretq);
-  g.core.regs[R.RCX] = 2 ** 47;
+  g.core.regs.set(R.RCX, 2 ** 47);
   assert.throws(() => sysret(g.core, at), isGP);
   assert.equal(g.core.cpl, 0);
   assert.equal(g.core.rip, HANDLER);
-  const frame = words(g, g.core.regs[R.RSP]!, 3);
+  const frame = words(g, g.core.regs.get(R.RSP), 3);
   assert.deepEqual(frame, [0, at, CS_KERNEL]);
 });
 
@@ -164,8 +164,8 @@ test('warm instructions cost exactly their profile figure (fetch hits are hidden
   const sr = k(ENC.sysretq);
   const srSetup = (): void => {
     cpl0();
-    c.regs[R.RCX] = USER_CODE;
-    c.regs[R.R11] = 0x202;
+    c.regs.set(R.RCX, USER_CODE);
+    c.regs.set(R.R11, 0x202);
   };
   assert.equal(
     warmCost(c, srSetup, () => sysret(c, sr)),
@@ -196,7 +196,7 @@ test('warm instructions cost exactly their profile figure (fetch hits are hidden
   const frame = KSTACK_TOP - 0x200;
   const irSetup = (): void => {
     cpl0();
-    c.regs[R.RSP] = frame;
+    c.regs.set(R.RSP, frame);
     [USER_CODE, CS_USER, 0x202, USER_DATA + 0x100, 0x2b].forEach((v, i) =>
       g.m.mem.write64n(g.resolve(frame + i * 8), v),
     );
@@ -270,16 +270,16 @@ test('IRETQ (SDM 3A §6.14.3) pops the frame pushed by exception delivery and re
   const g = new Guest({ cpl: 3 });
   const c = g.core;
   const bad = g.userCode([0x90, 0x90]);
-  c.regs[R.RSP] = USER_DATA + 0x800;
+  c.regs.set(R.RSP, USER_DATA + 0x800);
   c.rflags = 0x202;
   assert.throws(() => syscall(c, bad), isUD);
   assert.equal(c.cpl, 0);
-  assert.equal(c.regs[R.RSP], KSTACK_TOP - 40);
+  assert.equal(c.regs.get(R.RSP), KSTACK_TOP - 40);
   iretq(c, g.kernelCode(ENC.iretq));
   assert.equal(c.rip, bad);
   assert.equal(c.cpl, 3);
   assert.equal(c.mode, Mode.User);
-  assert.equal(c.regs[R.RSP], USER_DATA + 0x800);
+  assert.equal(c.regs.get(R.RSP), USER_DATA + 0x800);
   assert.equal(c.rflags, 0x202);
 });
 
@@ -317,7 +317,7 @@ test('an instruction whose bytes are not at its address raises #UD there', () =>
     const at = g.kernelCode([0x90, 0x90, 0x90, 0x90, 0x90]);
     assert.throws(() => run(g.core, at), isUD, name);
     assert.equal(g.core.rip, HANDLER, name);
-    assert.deepEqual(words(g, g.core.regs[R.RSP]!, 2), [at, CS_KERNEL], name);
+    assert.deepEqual(words(g, g.core.regs.get(R.RSP), 2), [at, CS_KERNEL], name);
   }
 });
 
@@ -325,7 +325,7 @@ test('exception delivery from CPL 3 (SDM 3A §6.14): frame SS, RSP, RFLAGS, CS, 
   const g = new Guest({ cpl: 3 });
   const c = g.core;
   g.writeGate(14, KERNEL_CODE + 0x900);
-  c.regs[R.RSP] = 0x7ff0;
+  c.regs.set(R.RSP, 0x7ff0);
   c.rflags = 0x202;
   c.rip = USER_CODE + 0x40;
   assert.throws(
@@ -336,7 +336,7 @@ test('exception delivery from CPL 3 (SDM 3A §6.14): frame SS, RSP, RFLAGS, CS, 
   assert.equal(c.cpl, 0);
   assert.equal(c.rip, KERNEL_CODE + 0x900);
   assert.equal(c.rflags & RFLAGS_IF, 0);
-  assert.equal(c.regs[R.RSP], KSTACK_TOP - 48);
+  assert.equal(c.regs.get(R.RSP), KSTACK_TOP - 48);
   // Lowest address first: error code, RIP, CS, RFLAGS, RSP, SS.
   assert.deepEqual(words(g, KSTACK_TOP - 48, 6), [
     PFEC_U,
@@ -352,11 +352,11 @@ test('exception delivery from CPL 0: the frame goes on the current stack, aligne
   const g = new Guest({ cpl: 0 });
   const c = g.core;
   const at = g.kernelCode([0x90, 0x90]);
-  c.regs[R.RSP] = KSTACK_TOP - 0x108;
+  c.regs.set(R.RSP, KSTACK_TOP - 0x108);
   c.rflags = 0x2;
   assert.throws(() => syscall(c, at), isUD);
   const sp = KSTACK_TOP - 0x110 - 40;
-  assert.equal(c.regs[R.RSP], sp);
+  assert.equal(c.regs.get(R.RSP), sp);
   assert.deepEqual(words(g, sp, 4), [at, CS_KERNEL, 0x2, KSTACK_TOP - 0x108]);
 });
 

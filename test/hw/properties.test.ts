@@ -243,8 +243,8 @@ test('property (b): a translation cached under one EPTP is never used under anot
       const c = g.core;
       for (const o of ops) {
         if (o.op === 'vmfunc') {
-          c.regs[R.RAX] = 0;
-          c.regs[R.RCX] = o.index;
+          c.regs.set(R.RAX, 0);
+          c.regs.set(R.RCX, o.index);
           vmfunc(c, vf);
           continue;
         }
@@ -365,7 +365,7 @@ function run(ops: OpD[]): { data: number[][][]; cycles: number; traps: string[] 
     // Every op starts from the guest kernel (a fault handler is where it left off).
     c.cpl = 0;
     c.syncContext();
-    c.regs[R.RSP] = KSTACK_TOP - 0x100;
+    c.regs.set(R.RSP, KSTACK_TOP - 0x100);
     try {
       switch (o.op) {
         case 'load':
@@ -378,7 +378,7 @@ function run(ops: OpD[]): { data: number[][][]; cycles: number; traps: string[] 
           c.exec(KERNEL_CODE + 0x100, Math.min(4 * o.n, 0x600), o.n);
           break;
         case 'vmfunc':
-          c.regs[R.RCX] = o.index;
+          c.regs.set(R.RCX, o.index);
           vmfunc(c, at.vmfunc);
           break;
         case 'cr3':

@@ -69,7 +69,7 @@ function pcidGuest(): {
   const at = g.kernelCode(ENC.movCr3Rax);
   const mov = (root: number, pcid: number, keep: boolean): void => {
     const v = BigInt(root + pcid) | (keep ? NO_FLUSH : 0n);
-    g.core.regs[R.RAX] = root + pcid;
+    g.core.regs.set(R.RAX, root + pcid);
     movToCr3(g.core, at, v);
   };
   return { g, b, mov };
@@ -134,7 +134,7 @@ test('SDM 3A §4.10.4.1 and 3C §29.4.3.1: MOV CR3 with PCIDE=0 invalidates the 
   // Entries under both EPTs.
   walks(g.core, USER_DATA);
   walks(g.core, KERNEL_DATA);
-  g.core.regs[R.RCX] = 1;
+  g.core.regs.set(R.RCX, 1);
   vmfunc(g.core, vf);
   walks(g.core, USER_DATA);
   walks(g.core, KERNEL_DATA);
@@ -156,7 +156,7 @@ test('SDM 3A §4.10.4.1 and 3C §29.4.3.1: MOV CR3 with PCIDE=0 invalidates the 
     'other VPIDs untouched',
   );
   assert.equal(walks(g.core, USER_DATA), true);
-  g.core.regs[R.RCX] = 0;
+  g.core.regs.set(R.RCX, 0);
   vmfunc(g.core, vf);
   assert.equal(walks(g.core, USER_DATA), true);
   exitAndResume(g, (v) => (v.vpid = 2));
@@ -288,7 +288,7 @@ function twoEpts(): { g: Guest; ep0: number; ep1: number; eptp1: number; hostLa:
   const root1 = g.addEpt(1);
   const vf = g.userCode(ENC.vmfunc);
   walks(g.core, USER_DATA);
-  g.core.regs[R.RCX] = 1;
+  g.core.regs.set(R.RCX, 1);
   vmfunc(g.core, vf);
   walks(g.core, USER_DATA);
   exitToRoot(g);

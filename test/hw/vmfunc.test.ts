@@ -36,13 +36,13 @@ test('VMFUNC: #UD when "enable VM functions" is 0', () => {
 
 test('VMFUNC: #UD when EAX ≥ 64', () => {
   const { g, at } = setup();
-  g.core.regs[R.RAX] = 64;
+  g.core.regs.set(R.RAX, 64);
   assert.throws(() => vmfunc(g.core, at), isUD);
 });
 
 test('VMFUNC: VM exit (reason 59) when function EAX is not enabled in the VM-function controls', () => {
   const { g, at } = setup();
-  g.core.regs[R.RAX] = 1;
+  g.core.regs.set(R.RAX, 1);
   assert.throws(() => vmfunc(g.core, at), isVmfuncExit);
   assert.equal(g.core.nonRoot, false);
   // Counted against the guest context that caused it.
@@ -51,8 +51,8 @@ test('VMFUNC: VM exit (reason 59) when function EAX is not enabled in the VM-fun
 
 test('VMFUNC: VM exit when ECX ≥ 512', () => {
   const { g, at } = setup();
-  g.core.regs[R.RAX] = 0;
-  g.core.regs[R.RCX] = 512;
+  g.core.regs.set(R.RAX, 0);
+  g.core.regs.set(R.RCX, 512);
   assert.throws(() => vmfunc(g.core, at), isVmfuncExit);
 });
 
@@ -65,7 +65,7 @@ test('VMFUNC: VM exit when the EPTP-list entry is not a valid EPTP (zero, bad me
   ]) {
     const { g, at } = setup();
     g.m.mem.write64n(g.eptpList + 8, bad);
-    g.core.regs[R.RCX] = 1;
+    g.core.regs.set(R.RCX, 1);
     assert.throws(() => vmfunc(g.core, at), isVmfuncExit, `entry ${bad.toString(16)}`);
     assert.equal(g.vmcs.eptp % 4096, 6 + (3 << 3));
   }
@@ -77,8 +77,8 @@ test('VMFUNC(0, i): EPTP ← list[i], at CPL 3, with no TLB flush and no VM exit
   g.core.load32(USER_DATA);
   g.core.fetch(at, 3);
   const occupancy = g.core.ts.tc.dtlb4k.occupancy() + g.core.ts.tc.stlb.occupancy();
-  g.core.regs[R.RAX] = 0;
-  g.core.regs[R.RCX] = 1;
+  g.core.regs.set(R.RAX, 0);
+  g.core.regs.set(R.RCX, 1);
   vmfunc(g.core, at);
   assert.equal(g.vmcs.eptp - (g.vmcs.eptp % 4096), second);
   assert.equal(g.core.ts.eptRoot, second);
@@ -109,12 +109,12 @@ test('after VMFUNC, translations cached under the old EPTP are not used (the EP4
   g.m.mem.write32(gpa, 0x1111);
   g.m.mem.write32(other + (gpa % PAGE_4K), 0x2222);
   assert.equal(g.core.load32(USER_DATA), 0x1111);
-  g.core.regs[R.RCX] = 1;
+  g.core.regs.set(R.RCX, 1);
   vmfunc(g.core, at);
   assert.equal(g.core.ts.eptRoot, root1);
   assert.equal(g.core.load32(USER_DATA), 0x2222);
   // And back: the old entries are still cached and used again without a walk.
-  g.core.regs[R.RCX] = 0;
+  g.core.regs.set(R.RCX, 0);
   vmfunc(g.core, at);
   const walks = g.core.ctr[C.walks]!;
   assert.equal(g.core.load32(USER_DATA), 0x1111);
@@ -161,17 +161,17 @@ test('warm VMFUNC costs exactly the profile figure; a cold EPTP-list line adds i
   g.addEpt(1);
   // Warm the ITLB and L1I under both EPTs, and the EPTP-list line.
   for (const i of [1, 0]) {
-    g.core.regs[R.RCX] = i;
+    g.core.regs.set(R.RCX, i);
     vmfunc(g.core, at);
   }
-  g.core.regs[R.RCX] = 1;
+  g.core.regs.set(R.RCX, 1);
   const before = g.core.cycles;
   vmfunc(g.core, at);
   // Warm: ITLB/L1I hits are hidden; the EPTP-list read hits the L1D, which the measured
   // figure already includes.
   assert.equal(g.core.cycles - before, g.m.profile.ops.vmfunc);
   g.m.caches.flushAll();
-  g.core.regs[R.RCX] = 0;
+  g.core.regs.set(R.RCX, 0);
   const b2 = g.core.cycles;
   vmfunc(g.core, at);
   const p = g.m.profile;
@@ -201,7 +201,7 @@ test('VMCALL in non-root mode is a VM exit (reason 18); VM exit + entry cost the
 test('fetch of VMFUNC goes through the ITLB and L1I', () => {
   const { g, at } = setup();
   g.m.coldStart();
-  g.core.regs[R.RCX] = 0;
+  g.core.regs.set(R.RCX, 0);
   vmfunc(g.core, at);
   const s = g.m.snapshot();
   assert.ok(s.get('tlb.miss.fetch') >= 1);

@@ -278,8 +278,8 @@ test('a VMFUNC to an EPTP-list entry that is not bound: the Rootkernel reports i
       yield* x.lib.call(u, 1, msgInfo(0, 0, 1), [50]);
       xProgress++;
       yield* x.lib.yield(u);
-      u.regs[R.RAX] = 0; // VM function 0, EPTP switching
-      u.regs[R.RCX] = 5; // an entry no BindClientServer filled
+      u.regs.set(R.RAX, 0); // VM function 0, EPTP switching
+      u.regs.set(R.RCX, 5); // an entry no BindClientServer filled
       vmfunc(u.core, vmfuncAt);
       xProgress += 1000;
     })(),
@@ -344,8 +344,8 @@ for (const fastpath of [true, false]) {
     );
     k.createThread(x.p, 'x2', (u) =>
       (function* () {
-        u.regs[R.RAX] = 0;
-        u.regs[R.RCX] = 9;
+        u.regs.set(R.RAX, 0);
+        u.regs.set(R.RCX, 9);
         log.push('x2 vmfunc');
         vmfunc(u.core, vmfuncAt);
         yield* x.lib.yield(u);
@@ -407,8 +407,8 @@ test('killing a process stops its thread running on another core; that core goes
           u.run(x.at.body);
           yield* u.poll();
         }
-        u.regs[R.RAX] = 0;
-        u.regs[R.RCX] = 9;
+        u.regs.set(R.RAX, 0);
+        u.regs.set(R.RCX, 9);
         vmfunc(u.core, vmfuncAt);
       })(),
     { core: 0 },

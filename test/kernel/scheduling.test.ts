@@ -231,7 +231,7 @@ test('an idle core with the timer on takes interrupts indefinitely on its own ke
   const rsps: number[] = [];
   const deliver = m.deliverInterrupt.bind(m);
   m.deliverInterrupt = (core) => {
-    rsps.push(core.regs[R.RSP]!);
+    rsps.push(core.regs.get(R.RSP));
     return deliver(core);
   };
   // Keep idling through the ticks (by default run() stops once only ticks are left).

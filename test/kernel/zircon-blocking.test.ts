@@ -190,8 +190,8 @@ test('a server killed while its caller waits: the process exit closes its handle
     'dies',
     (u) =>
       (function* () {
-        u.regs[R.RAX] = 0;
-        u.regs[R.RCX] = 9;
+        u.regs.set(R.RAX, 0);
+        u.regs.set(R.RCX, 9);
         vmfunc(u.core, vmfuncAt);
       })(),
     { priority: 80 },

@@ -106,7 +106,7 @@ describe('Rootkernel boot', () => {
       assert.equal(out.guestLinear, PHYSMAP + gpa);
       assert.equal(out.cpl, 0);
       assert.equal(c.rip, UPCALL);
-      assert.equal(c.regs[UpcallRegs.guestPhysical], gpa);
+      assert.equal(c.regs.get(UpcallRegs.guestPhysical), gpa);
     }
     const s = f.m.snapshot();
     assert.equal(s.get('vmexit.ept-violation'), 3);

@@ -19,7 +19,7 @@ describe('Rootkernel exits', () => {
     const [c0, c1] = f.m.cores as [(typeof f.m.cores)[0], (typeof f.m.cores)[0]];
     const before = f.m.snapshot();
     // MOV to CR3 in the guest kernel.
-    c0.regs[R.RAX] = f.serverRoot;
+    c0.regs.set(R.RAX, f.serverRoot);
     movToCr3(c0, f.site.movCr3, BigInt(f.serverRoot));
     assert.equal(c0.cr3, f.serverRoot);
     movToCr3(c0, f.site.movCr3, BigInt(f.clientRoot));
@@ -58,12 +58,12 @@ describe('Rootkernel exits', () => {
     f.launchAll();
     const c = f.m.core(0);
     const ask = (leaf: number): number[] => {
-      c.regs[R.RAX] = leaf;
+      c.regs.set(R.RAX, leaf);
       const out = f.exit(c, () => cpuid(c, f.site.cpuid));
       assert.equal(out.kind, 'resumed');
       assert.equal(c.rip, f.site.cpuid + 2);
       assert.ok(c.nonRoot);
-      return [R.RAX, R.RBX, R.RCX, R.RDX].map((r) => c.regs[r]!);
+      return [R.RAX, R.RBX, R.RCX, R.RDX].map((r) => c.regs.get(r));
     };
     const [max, b, cx, d] = ask(0);
     assert.equal(max, 1);
@@ -76,7 +76,7 @@ describe('Rootkernel exits', () => {
     assert.equal(vendorString(hb!, hc!, hd!), 'SkyBridgeVM');
     // From user mode too (CPUID is unprivileged and exits at any CPL).
     f.toUser(c);
-    c.regs[R.RAX] = 0;
+    c.regs.set(R.RAX, 0);
     assert.equal(f.exit(c, () => cpuid(c, f.site.ucpuid)).kind, 'resumed');
     assert.equal(c.cpl, 3);
     assert.equal(c.rip, f.site.ucpuid + 2);
@@ -93,11 +93,11 @@ describe('Rootkernel exits', () => {
     const owner = f.m.owners.id('rootkernel');
     const guest = c.owner;
     const before = f.m.snapshot();
-    c.regs[R.RDI] = 0x5eed;
+    c.regs.set(R.RDI, 0x5eed);
     const eptp = f.hc(c, Hypercall.EptpValue, 0);
     assert.equal(eptp, f.rk.baseEptp);
     assert.equal(c.rip, f.site.vmcall + 3, 'RIP past the VMCALL');
-    assert.equal(c.regs[R.RDI], 0x5eed, 'other registers preserved');
+    assert.equal(c.regs.get(R.RDI), 0x5eed, 'other registers preserved');
     assert.equal(c.owner, guest, 'the guest owner is back after VMRESUME');
     assert.ok(c.nonRoot && c.cpl === 0);
     const d = f.m.snapshot().minus(before);

@@ -151,8 +151,8 @@ export class Fixture {
 
   /** Drops `core` to user mode at `rip` with SYSRET (as the Subkernel would). */
   toUser(core: Core, rip = this.site.ucode): void {
-    core.regs[R.RCX] = rip;
-    core.regs[R.R11] = 0x2;
+    core.regs.set(R.RCX, rip);
+    core.regs.set(R.R11, 0x2);
     sysret(core, this.site.sysret);
   }
 

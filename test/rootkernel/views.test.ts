@@ -50,8 +50,8 @@ function bound(): { f: Fixture; c: Core; view: number; list: number } {
 }
 
 function userVmfunc(f: Fixture, c: Core, index: number): void {
-  c.regs[R.RAX] = 0;
-  c.regs[R.RCX] = index;
+  c.regs.set(R.RAX, 0);
+  c.regs.set(R.RCX, index);
   vmfunc(c, f.site.uvmfunc);
 }
 
@@ -65,16 +65,16 @@ function assertUpcall(f: Fixture, c: Core, v: Violation, stack: number): void {
   assert.ok(c.nonRoot);
   assert.equal(c.cpl, 0);
   assert.equal(c.rip, UPCALL);
-  assert.equal(c.regs[R.RSP], stack);
+  assert.equal(c.regs.get(R.RSP), stack);
   assert.equal(c.vmcs!.eptp, f.rk.baseEptp);
   assert.equal(c.rflags & RFLAGS_IF, 0);
   assert.equal(c.cr3, f.clientRoot, 'CR3 unchanged: the Subkernel knows whose fault it is');
-  assert.equal(c.regs[U.reason], v.reason);
-  assert.equal(c.regs[U.guestPhysical], v.guestPhysical);
-  assert.equal(c.regs[U.guestLinear], v.guestLinear);
-  assert.equal(c.regs[U.rip], v.rip);
-  assert.equal(c.regs[U.cpl], v.cpl);
-  assert.equal(c.regs[U.qualification], v.qualification);
+  assert.equal(c.regs.get(U.reason), v.reason);
+  assert.equal(c.regs.get(U.guestPhysical), v.guestPhysical);
+  assert.equal(c.regs.get(U.guestLinear), v.guestLinear);
+  assert.equal(c.regs.get(U.rip), v.rip);
+  assert.equal(c.regs.get(U.cpl), v.cpl);
+  assert.equal(c.regs.get(U.qualification), v.qualification);
 }
 
 describe('BindClientServer: the CR3 trick', () => {
@@ -121,8 +121,8 @@ describe('BindClientServer: the CR3 trick', () => {
       f.clientRoot,
     );
     // The kernel half is the same in both tables: the Subkernel still works in the view.
-    c.regs[R.RAX] = 0;
-    c.regs[R.RCX] = 1;
+    c.regs.set(R.RAX, 0);
+    c.regs.set(R.RCX, 1);
     vmfunc(c, f.site.kvmfunc);
     assert.equal(c.load32(PHYSMAP + f.clientData), CLIENT_VALUE);
     assert.equal(c.load32(USER_DATA), SERVER_VALUE);

@@ -397,8 +397,8 @@ eachKernel(
   "a server that VMFUNCs to another server in the caller's list (T) before returning: BadReturn, T's stack bookkeeping untouched",
   (name) => {
     const r = serverScenario(name, (u, _call, { sb, tid }) => {
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = tid;
+      u.regs.set(R.RAX, 0);
+      u.regs.set(R.RCX, tid);
       vmfunc(u.core, sb.trampoline.vmfuncCall);
     });
     assert.deepEqual(strip(r.results[0]!), refused(SbError.BadReturn));
@@ -411,8 +411,8 @@ eachKernel(
   "a server that VMFUNCs back to the caller's view (index 0) before returning: ServerFault, not a normal result",
   (name) => {
     const r = serverScenario(name, (u, _call, { sb }) => {
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = 0;
+      u.regs.set(R.RAX, 0);
+      u.regs.set(R.RCX, 0);
       vmfunc(u.core, sb.trampoline.vmfuncReturn);
     });
     // The trampoline's serverLeave then runs in C's view, where S's state page is not mapped.

@@ -295,8 +295,8 @@ for (const index of [7, 600]) {
     `VMFUNC at the trampoline's own site to EPTP index ${index}, not in the list: VM exit 59, the process is killed, the others carry on`,
     (name) => {
       const r = scenario(name, (u, at) => {
-        u.regs[R.RAX] = 0;
-        u.regs[R.RCX] = index;
+        u.regs.set(R.RAX, 0);
+        u.regs.set(R.RCX, index);
         vmfunc(u.core, at.sb.trampoline.vmfuncCall);
       });
       assertKilledByVmExit(r);
@@ -313,8 +313,8 @@ eachKernel(
     const r = scenario(
       name,
       (u, at) => {
-        u.regs[R.RAX] = 0;
-        u.regs[R.RCX] = 2;
+        u.regs.set(R.RAX, 0);
+        u.regs.set(R.RCX, 2);
         vmfunc(u.core, at.sb.trampoline.vmfuncCall);
       },
       { before: true },
@@ -363,8 +363,8 @@ eachKernel(
     const site = USER_DATA + 0x100;
     const r = scenario(name, (u) => {
       u.writeBytes(site, Uint8Array.of(0x0f, 0x01, 0xd4));
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = 1;
+      u.regs.set(R.RAX, 0);
+      u.regs.set(R.RCX, 1);
       vmfunc(u.core, site);
     });
     assert.equal(r.x1Reached, false);
@@ -390,8 +390,8 @@ eachKernel(
   'VMFUNC "executed" at an address of its own text that holds other bytes: #UD, only that thread stops',
   (name) => {
     const r = scenario(name, (u, at) => {
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = 1;
+      u.regs.set(R.RAX, 0);
+      u.regs.set(R.RCX, 1);
       vmfunc(u.core, at.plain);
     });
     assert.equal(r.x1Reached, false);
@@ -454,8 +454,8 @@ eachKernel(
           u.run(x.work);
           yield* u.poll();
         }
-        u.regs[R.RAX] = 0;
-        u.regs[R.RCX] = 7;
+        u.regs.set(R.RAX, 0);
+        u.regs.set(R.RCX, 7);
         vmfunc(u.core, sb.trampoline.vmfuncCall);
       })(),
     );

@@ -18,8 +18,8 @@ test('a server killed for a violation is revoked: its clients get NotBound inste
         calls++;
         if (calls === 2) {
           // The second call: the server's code VMFUNCs to an index the caller's list lacks.
-          u.regs[R.RAX] = 0;
-          u.regs[R.RCX] = 7;
+          u.regs.set(R.RAX, 0);
+          u.regs.set(R.RCX, 7);
           vmfunc(u.core, sb.trampoline.vmfuncCall);
         }
         return [calls];

@@ -142,8 +142,8 @@ test('a page fault inside the handler: the client gets ServerFault and carries o
 
 test("a server that VMFUNCs back to the caller's view (index 0, at the trampoline's return site) before returning does not hand the client a normal result", () => {
   const r = scenario((u, _call, { sb }) => {
-    u.regs[R.RAX] = 0;
-    u.regs[R.RCX] = 0;
+    u.regs.set(R.RAX, 0);
+    u.regs.set(R.RCX, 0);
     vmfunc(u.core, sb.trampoline.vmfuncReturn);
   });
   // In the model the trampoline's serverLeave then runs in C's view, where the key table is
@@ -165,8 +165,8 @@ test("a server that VMFUNCs back to the caller's view (index 0, at the trampolin
 // it finds against the ID the call entered, and refuses the return (BadReturn) otherwise.
 test("a server that VMFUNCs to another server in the caller's list (C is bound to S and T; S switches to T's view) before returning: not a normal result, T untouched", () => {
   const r = scenario((u, _call, { sb, tid }) => {
-    u.regs[R.RAX] = 0;
-    u.regs[R.RCX] = tid;
+    u.regs.set(R.RAX, 0);
+    u.regs.set(R.RCX, tid);
     vmfunc(u.core, sb.trampoline.vmfuncCall);
   });
   assertContained(r, [SbError.BadReturn, SbError.ServerFault]);

@@ -176,8 +176,8 @@ test('the loader refuses a SkyBridge client image that contains VMFUNC (0F 01 D4
 
 test('VMFUNC "executed" at an address of its own text that holds other bytes: #UD, only that thread stops, nobody else is touched', () => {
   const r = scenario((u, at) => {
-    u.regs[R.RAX] = 0;
-    u.regs[R.RCX] = 1; // its own, bound, view of S
+    u.regs.set(R.RAX, 0);
+    u.regs.set(R.RCX, 1); // its own, bound, view of S
     vmfunc(u.core, at.plain);
   });
   assert.equal(r.x1Reached, false);
@@ -195,8 +195,8 @@ test('VMFUNC bytes written into its own data page and executed there: #PF (instr
   const site = USER_DATA + 0x100;
   const r = scenario((u) => {
     u.writeBytes(site, Uint8Array.of(0x0f, 0x01, 0xd4));
-    u.regs[R.RAX] = 0;
-    u.regs[R.RCX] = 1;
+    u.regs.set(R.RAX, 0);
+    u.regs.set(R.RCX, 1);
     vmfunc(u.core, site);
   });
   assert.equal(r.x1Reached, false);
@@ -216,8 +216,8 @@ test('VMFUNC bytes written into its own data page and executed there: #PF (instr
 for (const index of [7, 600]) {
   test(`VMFUNC at the trampoline's own site to EPTP index ${index}, which the process is not bound to: VM exit 59, the process is killed, the others carry on`, () => {
     const r = scenario((u, at) => {
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = index;
+      u.regs.set(R.RAX, 0);
+      u.regs.set(R.RCX, index);
       vmfunc(u.core, at.sb.trampoline.vmfuncCall);
     });
     assertKilledByVmExit(r);
@@ -228,8 +228,8 @@ for (const index of [7, 600]) {
 test("VMFUNC to index 2, bound in the list of the process that ran just before on this core but not in X's: the kernel cleared it on the switch, VM exit 59, X is killed", () => {
   const r = scenario(
     (u, at) => {
-      u.regs[R.RAX] = 0;
-      u.regs[R.RCX] = 2;
+      u.regs.set(R.RAX, 0);
+      u.regs.set(R.RCX, 2);
       vmfunc(u.core, at.sb.trampoline.vmfuncCall);
     },
     { before: true },

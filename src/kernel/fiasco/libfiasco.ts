@@ -83,21 +83,21 @@ export class FiascoLib {
     const s = this.stubs[which];
     u.run(s.setup);
     const r = u.regs;
-    r[R8] = TIMEOUT_NEVER;
-    r[R.RSI] = label;
-    r[R.RAX] = tag;
-    r[R.RDX] = ref;
-    r[R.RDI] = utcb;
+    r.set(R8, TIMEOUT_NEVER);
+    r.set(R.RSI, label);
+    r.set(R.RAX, tag);
+    r.set(R.RDX, ref);
+    r.set(R.RDI, utcb);
     yield* u.syscall(s.syscall);
     u.run(s.after);
-    const out = r[R.RAX]!;
+    const out = r.get(R.RAX);
     const err = tagHasError(out) ? u.load64(utcb + UTCB.error) : 0;
     const got: number[] = [];
     if (err === 0) {
       const m = Math.min(tagWords(out), MAX_WORDS);
       for (let i = 0; i < m; i++) got.push(u.load64(utcb + UTCB.values + i * 8));
     }
-    return { tag: out, tagLabel: tagLabel(out), label: r[R.RSI]!, words: got, error: err };
+    return { tag: out, tagLabel: tagLabel(out), label: r.get(R.RSI), words: got, error: err };
   }
 
   /** l4_ipc_call: send `words` through capability `cap`, wait for the reply. */

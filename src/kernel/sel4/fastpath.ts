@@ -69,8 +69,8 @@ function prologue(
   const P = s.paths;
   const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
   run(P.fpDecode);
-  const info = core.regs[R.RSI]!;
-  const cptr = core.regs[R.RDI]!;
+  const info = core.regs.get(R.RSI);
+  const cptr = core.regs.get(R.RDI);
   const len = msgLength(info);
   core.load64(t.tcb + TCB_FAULT);
   run(checks);

@@ -131,8 +131,8 @@ function wake(s: Sel4, core: Core, woken: Thread, current: Thread | null): Threa
 /** sendIPC for Call, Send and NBSend. */
 function send(s: Sel4, core: Core, t: Thread, blocking: boolean, call: boolean): Thread | null {
   const P = s.paths;
-  const info = core.regs[R.RSI]!;
-  const lk = lookup(s, core, t, core.regs[R.RDI]!);
+  const info = core.regs.get(R.RSI);
+  const lk = lookup(s, core, t, core.regs.get(R.RDI));
   if (!lk.ok) return fail(core, t, Sel4Error.FailedLookup);
   if (capType(lk.cap) !== CapType.Endpoint || !capHas(lk.cap, RIGHT.Send))
     return fail(core, t, Sel4Error.InvalidCapability);
@@ -179,7 +179,7 @@ export function slowSend(s: Sel4, core: Core, t: Thread, blocking: boolean): Thr
 /** receiveIPC: take a queued sender's message, or block on the endpoint. */
 function receive(s: Sel4, core: Core, t: Thread): Thread | null {
   const P = s.paths;
-  const lk = lookup(s, core, t, core.regs[R.RDI]!);
+  const lk = lookup(s, core, t, core.regs.get(R.RDI));
   if (!lk.ok) return fail(core, t, Sel4Error.FailedLookup);
   if (capType(lk.cap) !== CapType.Endpoint || !capHas(lk.cap, RIGHT.Receive))
     return fail(core, t, Sel4Error.InvalidCapability);
@@ -222,7 +222,7 @@ function reply(s: Sel4, core: Core, t: Thread): Thread | null {
   if (capType(cap) !== CapType.Reply) return null;
   const caller = s.k.byTcb.get(cap.w1);
   if (caller === undefined || !caller.alive) return null;
-  transfer(s, core, t, caller, core.regs[R.RSI]!, 0, false);
+  transfer(s, core, t, caller, core.regs.get(R.RSI), 0, false);
   const prev = core.load64(t.tcb + SLOT_CALLER + 16);
   if (prev !== 0) core.store64(prev + 24, 0);
   writeCap(core, t.tcb + SLOT_CALLER, Cap.null());

@@ -65,21 +65,21 @@ export class Sel4Lib {
     const s = this.stubs[which];
     u.run(s.setup);
     const r = u.regs;
-    r[R.RDI] = cptr;
-    r[R.RSI] = info;
-    r[R.RDX] = Sys[which];
-    for (let i = 0; i < FAST_MESSAGE_REGISTERS; i++) r[MSG_GPRS[i]!] = mrs[i] ?? 0;
+    r.set(R.RDI, cptr);
+    r.set(R.RSI, info);
+    r.set(R.RDX, Sys[which]);
+    for (let i = 0; i < FAST_MESSAGE_REGISTERS; i++) r.set(MSG_GPRS[i]!, mrs[i] ?? 0);
     yield* u.syscall(s.syscall);
-    const outInfo = r[R.RSI]!;
+    const outInfo = r.get(R.RSI);
     const out: number[] = [];
     const n = msgLength(outInfo);
     for (let i = 0; i < n; i++)
       out.push(
         i < FAST_MESSAGE_REGISTERS
-          ? r[MSG_GPRS[i]!]!
+          ? r.get(MSG_GPRS[i]!)
           : u.load64(t.ipcBufferUser + IPCBUF_MSG + i * 8),
       );
-    return { info: outInfo, badge: r[R.RDI]!, mrs: out };
+    return { info: outInfo, badge: r.get(R.RDI), mrs: out };
   }
 
   call(

@@ -144,7 +144,7 @@ export class Sel4 implements Personality {
   syscall(k: Subkernel, core: Core, t: Thread): Thread | null {
     const P = this.paths;
     core.exec(P.cHandleSyscall.at, P.cHandleSyscall.bytes, P.cHandleSyscall.instructions);
-    const nr = core.regs[R.RDX]!;
+    const nr = core.regs.get(R.RDX);
     switch (nr) {
       case Sys.Call:
         return (

@@ -56,11 +56,11 @@ export class ZirconLib {
     u.run(s.setup);
     const r = u.regs;
     const regs = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13];
-    for (let i = 0; i < regs.length; i++) r[regs[i]!] = args[i] ?? 0;
-    r[R.RAX] = Sys[which];
+    for (let i = 0; i < regs.length; i++) r.set(regs[i]!, args[i] ?? 0);
+    r.set(R.RAX, Sys[which]);
     yield* u.syscall(s.syscall);
     // zx_status_t comes back in EAX.
-    return r[R.RAX]! | 0;
+    return r.lo[R.RAX]!; // zx_status_t: the low 32 bits, signed
   }
 
   /** zx_channel_write(h, 0, bytes, n, NULL, 0). */

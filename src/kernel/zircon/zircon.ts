@@ -272,10 +272,10 @@ export class Zircon implements Personality {
     const P = this.paths;
     core.exec(P.sysGlue.at, P.sysGlue.bytes, P.sysGlue.instructions);
     const r = core.regs;
-    const a = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13].map((i) => r[i]!);
+    const a = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13].map((i) => r.get(i));
     this.woken = [];
     let status: number | null;
-    switch (r[R.RAX]) {
+    switch (r.get(R.RAX)) {
       case Sys.channel_write:
         status = channelWrite(this, core, t, a);
         break;
