@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'out/**', 'test/binary/fixtures/build/**'] },
+  { ignores: ['node_modules/**', 'out/**', 'test/binary/fixtures/build/**', 'build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

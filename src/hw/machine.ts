@@ -4,6 +4,8 @@
 // the same program gives the same interleaving on any host.
 
 import { CounterSnapshot, OwnerRegistry } from './counters.ts';
+import { DecodeCache } from './cpu/decode-cache.ts';
+import { Interpreter } from './cpu/interpreter.ts';
 import { Core, RFLAGS_IF, type CoreEnv } from './core.ts';
 import { C } from './counters.ts';
 import { wrmsr, MSR } from './isa.ts';
@@ -35,6 +37,10 @@ export class Machine implements CoreEnv {
   readonly owners = new OwnerRegistry();
   readonly trace = new Trace();
   readonly cores: Core[] = [];
+  /** Decoded user instructions by host-physical address, shared by all cores. */
+  readonly decodes: DecodeCache;
+  /** Each core's user-mode interpreter (same index as `cores`). */
+  readonly cpus: Interpreter[] = [];
   private readonly ep4tas = new Map<number, number>();
   private seq = 0;
 
@@ -47,6 +53,8 @@ export class Machine implements CoreEnv {
     this.mem = new PhysicalMemory(c.memoryBytes);
     this.caches = new MemoryHierarchy(c.profile, c.cores);
     for (let i = 0; i < c.cores; i++) this.cores.push(new Core(i, this));
+    this.decodes = new DecodeCache(this.mem);
+    for (const core of this.cores) this.cpus.push(new Interpreter(core, this.decodes));
   }
 
   core(i: number): Core {

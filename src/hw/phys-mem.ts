@@ -12,6 +12,11 @@ export class PhysicalMemory {
   readonly size: number;
   private readonly chunks: (Uint8Array | undefined)[];
   private readonly views: (DataView | undefined)[];
+  /** One byte per 4 KiB frame: 1 while decoded instructions of that frame are cached
+   *  (see cpu/decode-cache.ts). A write to such a frame calls `onCodeWrite` first, which is
+   *  how self- and cross-modifying code invalidate what was decoded (page granularity). */
+  readonly codeFrames: Uint8Array;
+  onCodeWrite: (frame: number) => void = () => {};
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size <= 0 || size % CHUNK !== 0) {
@@ -22,6 +27,14 @@ export class PhysicalMemory {
     this.size = size;
     this.chunks = new Array(size / CHUNK).fill(undefined);
     this.views = new Array(size / CHUNK).fill(undefined);
+    this.codeFrames = new Uint8Array(Math.ceil(size / 4096));
+  }
+
+  /** Calls onCodeWrite for every frame of [a, a+len) holding decoded code. */
+  private noteWrite(a: number, len: number): void {
+    const first = Math.floor(a / 4096);
+    const last = Math.floor((a + len - 1) / 4096);
+    for (let f = first; f <= last; f++) if (this.codeFrames[f] === 1) this.onCodeWrite(f);
   }
 
   /** Bytes of allocated backing store (for tests and reports). */
@@ -52,6 +65,7 @@ export class PhysicalMemory {
   }
 
   write32(a: Hpa | number, v: number): void {
+    if (this.codeFrames[Math.floor(a / 4096)] === 1) this.noteWrite(a, 4);
     this.view(a, 4).setUint32(a % CHUNK, v >>> 0, true);
   }
 
@@ -60,6 +74,7 @@ export class PhysicalMemory {
   }
 
   write8(a: Hpa | number, v: number): void {
+    if (this.codeFrames[Math.floor(a / 4096)] === 1) this.noteWrite(a, 1);
     this.view(a, 1).setUint8(a % CHUNK, v);
   }
 
@@ -107,6 +122,7 @@ export class PhysicalMemory {
   }
 
   writeBytes(a: Hpa | number, bytes: Uint8Array): void {
+    if (bytes.length > 0) this.noteWrite(a, bytes.length);
     let off = 0;
     while (off < bytes.length) {
       const p = a + off;
@@ -118,6 +134,7 @@ export class PhysicalMemory {
   }
 
   fill(a: Hpa | number, len: number, byte: number): void {
+    if (len > 0) this.noteWrite(a, len);
     let off = 0;
     while (off < len) {
       const p = a + off;

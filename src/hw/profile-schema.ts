@@ -78,6 +78,37 @@ export const profileSchema = z.object({
     rdtsc: nonNeg,
     exceptionEntry: nonNeg,
   }),
+  /** Cycles charged per instruction by class for interpreted (user) machine code: the
+   *  reciprocal throughput on the profile's core; memory operands add only latency beyond an
+   *  L1 hit, as for every access (see src/hw/cpu/insn.ts for which instruction is in which
+   *  class). */
+  insn: z.object({
+    alu: nonNeg,
+    shift: nonNeg,
+    shiftCl: nonNeg,
+    rotateCarry: nonNeg,
+    lea: nonNeg,
+    mul: nonNeg,
+    div32: nonNeg,
+    div64: nonNeg,
+    load: nonNeg,
+    store: nonNeg,
+    push: nonNeg,
+    pop: nonNeg,
+    branch: nonNeg,
+    branchTaken: nonNeg,
+    call: nonNeg,
+    ret: nonNeg,
+    bits: nonNeg,
+    string: nonNeg,
+    sseMove: nonNeg,
+    sseAdd: nonNeg,
+    sseMul: nonNeg,
+    sseDiv: nonNeg,
+    sseSqrt: nonNeg,
+    sseCvt: nonNeg,
+    nop: nonNeg,
+  }),
   /** Where each figure comes from, by dotted path ("caches.l1d.latency"). */
   sources: z.record(z.string(), z.string()),
 });

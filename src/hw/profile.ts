@@ -11,6 +11,7 @@ export type { CpuProfile } from './profile-schema.ts';
 
 const PAPER = 'SkyBridge (Mi et al., EuroSys 2019), Table 1, its Intel test machine';
 const OPT = 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Skylake client';
+const AGNER = 'Agner Fog, "Instruction tables" (Skylake section, 2022)';
 const RESEARCH = 'docs/research/profile-sources.md';
 const SEVENCPU = '7-cpu.com, Intel Skylake (i7-6700) measurements';
 
@@ -69,7 +70,35 @@ export const SKYLAKE: CpuProfile = {
     rdtsc: 25,
     exceptionEntry: 180,
   },
+  insn: {
+    alu: 0.25,
+    shift: 0.5,
+    shiftCl: 2,
+    rotateCarry: 3,
+    lea: 0.5,
+    mul: 1,
+    div32: 26,
+    div64: 42,
+    load: 0.5,
+    store: 1,
+    push: 1,
+    pop: 0.5,
+    branch: 0.5,
+    branchTaken: 1,
+    call: 1,
+    ret: 1,
+    bits: 1,
+    string: 1,
+    sseMove: 0.33,
+    sseAdd: 0.5,
+    sseMul: 0.5,
+    sseDiv: 4,
+    sseSqrt: 6,
+    sseCvt: 1,
+    nop: 0.25,
+  },
   sources: {
+    insn: `reciprocal throughputs on Skylake from ${AGNER} and LLVM's Skylake client scheduling model (X86SchedSkylakeClient.td): simple ALU ops, MOV, MOVZX, SETcc, CMOVcc 0.25 (ports 0, 1, 5, 6); shifts by an immediate 0.5 (ports 0, 6); shifts by CL 2 (3 µops); RCL/RCR 3 (estimate; 1 by one, ~6 by CL); LEA 0.5; IMUL/MUL 1; loads 0.5 (2 load ports), stores 1; PUSH 1, POP 0.5; branches 0.5 not taken, 1 taken (one taken branch per cycle); CALL/RET 1; BSF/BSR/POPCNT/LZCNT/TZCNT/BT 1; SSE moves 0.33, ADDSD/MULSD 0.5, DIVSD 4, SQRTSD 6, conversions 1. Exceptions charged at latency because their results are used at once: DIV/IDIV r32 26, r64 42 (lower end of Agner's 42-95 for IDIV r64; on hardware it depends on the operands). One iteration of a string instruction 1 (estimate; fast-string microcode moves more per cycle for long REP MOVSB). Not modelled: dependency chains, branch mispredictions, macro-fusion; charging throughput is optimistic for dependent chains and mispredicted branches`,
     frequencyGHz: 'i7-6700 base clock (Intel ARK); the Skylake machine of sel4bench (kernels.md)',
     cpi: `estimate: straight-line integer kernel code at IPC 2 (Skylake retires up to 4/cycle; L4Re's published cycles/instructions include memory stalls); ${RESEARCH} §7`,
     'caches.l1i': `${OPT}: 32 KiB 8-way`,

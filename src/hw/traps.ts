@@ -9,8 +9,10 @@ import { hex } from './addr.ts';
 /** Exception vectors (SDM Vol. 3A §6.3.1, Table 6-1). */
 export const Vector = {
   DE: 0,
+  BP: 3,
   UD: 6,
   DF: 8,
+  SS: 12,
   GP: 13,
   PF: 14,
 } as const;

@@ -461,7 +461,10 @@ export class Subkernel {
     const rip = core.load64(sp);
     const rflags = core.load64(sp + 16);
     core.load64(this.curThreadVar[core.id]!);
+    // The interrupted RSP is in the hardware frame, not in the register (now the kernel's).
+    core.regs.set(R.RSP, core.load64(sp + 24));
     this.saveRegisters(core, t, rip, rflags);
+    for (const s of this.personality.tcb.trapSaved) core.storeReg(t.tcb + s.offset, s.reg);
     core.regs.set(R.RSP, sp + 40);
     t.entry = EntryKind.Interrupt;
   }
@@ -503,9 +506,11 @@ export class Subkernel {
       BigInt(space.userRoot) |
       (this.config.pcid ? BigInt(space.asid | KPTI_USER_PCID_BIT) | NO_FLUSH : 0n);
     if (u.entry === EntryKind.Interrupt) {
+      for (const s of this.personality.tcb.trapSaved) core.loadReg(u.tcb + s.offset, s.reg);
+      const userRsp = core.regs.get(R.RSP);
       core.exec(P.iretFrame.at, P.iretFrame.bytes, P.iretFrame.instructions);
       const sp = this.irqStackTop[core.id]! - 48;
-      const frame = [rip, 0x33, rflags | 0x200, u.stackTop, 0x2b];
+      const frame = [rip, 0x33, rflags | 0x200, userRsp, 0x2b];
       for (let i = 0; i < 5; i++) core.store64(sp + i * 8, frame[i]!);
       if (this.config.kpti) {
         core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);

@@ -15,6 +15,10 @@ export interface TcbLayout {
   /** Byte offset, from the object's start, of each saved register (GPR index, REG_RIP,
    *  REG_RFLAGS). The entry path saves them in the array's order. */
   readonly saved: readonly { reg: number; offset: number }[];
+  /** Registers saved only when the thread enters by an interrupt or exception (and restored
+   *  only on the IRETQ exit): those SYSCALL clobbers, RCX and R11, which a preempted thread's
+   *  machine code still needs. Saved after `saved`, so they win where slots are shared. */
+  readonly trapSaved: readonly { reg: number; offset: number }[];
   /** Offsets of the scheduler's queue links. */
   readonly schedNext: number;
   readonly schedPrev: number;

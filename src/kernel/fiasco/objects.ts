@@ -153,6 +153,8 @@ export const FIASCO_TCB: TcbLayout = {
     { reg: R14, offset: F.r14 },
     { reg: R15, offset: F.r15 },
   ],
+  // An interrupt's Return_frame keeps RCX in the Syscall_frame's _rcx slot (R11 is in `saved`).
+  trapSaved: [{ reg: R.RCX, offset: F.timeout }],
   schedNext: TH.readyNext,
   schedPrev: TH.readyPrev,
   priority: TH.prio,

@@ -12,6 +12,7 @@ import {
   R8,
   R9,
   R10,
+  R11,
   R12,
   R13,
   R14,
@@ -95,6 +96,11 @@ export const SEL4_TCB: TcbLayout = {
     { reg: REG_RFLAGS, offset: regOffset(RI.FLAGS) },
     { reg: REG_RIP, offset: regOffset(RI.NextIP) },
     { reg: R.RSP, offset: regOffset(RI.RSP) },
+  ],
+  // seL4 saves the whole user context on an interrupt or fault (c_handle_interrupt).
+  trapSaved: [
+    { reg: R.RCX, offset: regOffset(RI.RCX) },
+    { reg: R11, offset: regOffset(RI.R11) },
   ],
   schedNext: TCB_SCHED_NEXT,
   schedPrev: TCB_SCHED_PREV,

@@ -9,6 +9,7 @@ import {
   R8,
   R9,
   R10,
+  R11,
   R12,
   R13,
   R14,
@@ -122,6 +123,12 @@ export const ZIRCON_TCB: TcbLayout = {
     { reg: R13, offset: REG(13) },
     { reg: R14, offset: REG(14) },
     { reg: R15, offset: REG(15) },
+  ],
+  // Zircon's x86_iframe_t (on the kernel stack) holds RCX and R11 of an interrupted thread;
+  // the model keeps them in two TCB words after the syscall registers.
+  trapSaved: [
+    { reg: R.RCX, offset: REG(16) },
+    { reg: R11, offset: REG(17) },
   ],
   schedNext: TCB_SCHED_NEXT,
   schedPrev: TCB_SCHED_PREV,

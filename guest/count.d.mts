@@ -1,0 +1,2 @@
+// Types for count.mjs.
+export function valgrindInstructionCount(path: string, args?: string[]): number;

@@ -1,0 +1,66 @@
+/* Plain byte loops: small and easy to follow in an instruction trace. */
+#include "string.h"
+
+void *memcpy(void *dst, const void *src, size_t n) {
+  unsigned char *d = dst;
+  const unsigned char *s = src;
+  while (n--) *d++ = *s++;
+  return dst;
+}
+
+void *memmove(void *dst, const void *src, size_t n) {
+  unsigned char *d = dst;
+  const unsigned char *s = src;
+  if (d < s) {
+    while (n--) *d++ = *s++;
+  } else {
+    while (n--) d[n] = s[n]; /* copy backwards so an overlapping tail is read first */
+  }
+  return dst;
+}
+
+void *memset(void *dst, int c, size_t n) {
+  unsigned char *d = dst;
+  while (n--) *d++ = (unsigned char)c;
+  return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n) {
+  const unsigned char *x = a, *y = b;
+  for (; n; n--, x++, y++)
+    if (*x != *y) return *x - *y;
+  return 0;
+}
+
+size_t strlen(const char *s) {
+  const char *p = s;
+  while (*p) p++;
+  return (size_t)(p - s);
+}
+
+int strcmp(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return (unsigned char)*a - (unsigned char)*b;
+}
+
+int strncmp(const char *a, const char *b, size_t n) {
+  for (; n; n--, a++, b++) {
+    if (*a != *b) return (unsigned char)*a - (unsigned char)*b;
+    if (!*a) return 0;
+  }
+  return 0;
+}
+
+char *strcpy(char *dst, const char *src) {
+  char *d = dst;
+  while ((*d++ = *src++)) {
+  }
+  return dst;
+}
+
+char *strchr(const char *s, int c) {
+  for (;; s++) {
+    if (*s == (char)c) return (char *)s;
+    if (!*s) return 0;
+  }
+}

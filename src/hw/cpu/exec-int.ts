@@ -1,0 +1,418 @@
+// Integer instructions: data movement, arithmetic and logic with their flags, control flow,
+// the stack, and the system instructions a user program may execute. Each case follows its
+// instruction's "Operation" and "Flags Affected" in the SDM Vol. 2.
+
+import { cpuid, rdtsc, syscall } from '../isa.ts';
+import { vmfunc } from '../vmx.ts';
+import { Vector } from '../traps.ts';
+import { execBits } from './exec-bits.ts';
+import { AF, CF, FK, OF, PF, SF, ZF } from './flags.ts';
+import { type Insn, K, Op } from './insn.ts';
+import { Done, type Interpreter } from './interpreter.ts';
+import { execMulDiv } from './exec-muldiv.ts';
+import { execShift } from './exec-shift.ts';
+
+const TWO32 = 4294967296;
+
+/** Sign-extends the low `size` bytes of (lo, hi) to 64 bits into it.vLo/vHi. */
+export function signExtend(it: Interpreter, lo: number, hi: number, size: number): void {
+  if (size === 8) {
+    it.vLo = lo;
+    it.vHi = hi;
+  } else {
+    const v = size === 4 ? lo | 0 : size === 2 ? (lo << 16) >> 16 : (lo << 24) >> 24;
+    it.vLo = v;
+    it.vHi = v >> 31;
+  }
+}
+
+export function execInt(it: Interpreter, d: Insn): Done {
+  const regs = it.core.regs;
+  const f = it.flags;
+  const size = d.size;
+  switch (d.op) {
+    case Op.Nop:
+    case Op.Pause:
+      return Done.Next;
+    case Op.Mov:
+      it.get(d, d.k1, d.r1, size);
+      it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      return Done.Next;
+    case Op.Movzx:
+      it.get(d, d.k1, d.r1, d.srcSize);
+      it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      return Done.Next;
+    case Op.Movsx:
+      it.get(d, d.k1, d.r1, d.srcSize);
+      signExtend(it, it.vLo, it.vHi, d.srcSize);
+      it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      return Done.Next;
+    case Op.Lea:
+      // LEA computes the 64-bit sum and never faults (no canonical check, no access).
+      leaValue(it, d);
+      it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      return Done.Next;
+    case Op.Xchg: {
+      it.get(d, d.k0, d.r0, size);
+      const aLo = it.vLo;
+      const aHi = it.vHi;
+      it.get(d, d.k1, d.r1, size);
+      const bLo = it.vLo;
+      const bHi = it.vHi;
+      it.put(d, d.k1, d.r1, size, aLo, aHi);
+      it.put(d, d.k0, d.r0, size, bLo, bHi);
+      return Done.Next;
+    }
+    case Op.Cmov: {
+      // The source is read (and may fault) whatever the condition; a 32-bit destination is
+      // zero-extended even when the condition is false (SDM CMOVcc).
+      it.get(d, d.k1, d.r1, size);
+      if (f.test(d.cond)) it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      else if (size === 4) regs.hi[d.r0] = 0;
+      return Done.Next;
+    }
+    case Op.Setcc:
+      it.put(d, d.k0, d.r0, 1, f.test(d.cond) ? 1 : 0, 0);
+      return Done.Next;
+    case Op.Add:
+    case Op.Adc:
+    case Op.Sub:
+    case Op.Sbb:
+    case Op.Cmp:
+      return addSub(it, d);
+    case Op.And:
+    case Op.Or:
+    case Op.Xor:
+    case Op.Test: {
+      it.get(d, d.k0, d.r0, size);
+      const aLo = it.vLo;
+      const aHi = it.vHi;
+      it.get(d, d.k1, d.r1, size);
+      let rLo: number;
+      let rHi: number;
+      if (d.op === Op.Or) {
+        rLo = aLo | it.vLo;
+        rHi = aHi | it.vHi;
+      } else if (d.op === Op.Xor) {
+        rLo = aLo ^ it.vLo;
+        rHi = aHi ^ it.vHi;
+      } else {
+        rLo = aLo & it.vLo;
+        rHi = aHi & it.vHi;
+      }
+      f.set(FK.Logic, size, aLo, aHi, it.vLo, it.vHi, rLo, rHi);
+      if (d.op !== Op.Test) it.put(d, d.k0, d.r0, size, rLo, rHi);
+      return Done.Next;
+    }
+    case Op.Inc:
+    case Op.Dec: {
+      const carry = f.cf() ? CF : 0;
+      it.get(d, d.k0, d.r0, size);
+      const aLo = it.vLo;
+      const aHi = it.vHi;
+      const inc = d.op === Op.Inc;
+      const l = (aLo >>> 0) + (inc ? 1 : -1);
+      const rLo = l | 0;
+      const rHi = (aHi + (inc ? (l >= TWO32 ? 1 : 0) : l < 0 ? -1 : 0)) | 0;
+      f.set(inc ? FK.Inc : FK.Dec, size, aLo, aHi, 1, 0, rLo, rHi);
+      f.raw = carry;
+      it.put(d, d.k0, d.r0, size, rLo, rHi);
+      return Done.Next;
+    }
+    case Op.Neg: {
+      it.get(d, d.k0, d.r0, size);
+      const bLo = it.vLo;
+      const bHi = it.vHi;
+      const l = 0 - (bLo >>> 0);
+      const rLo = l | 0;
+      const rHi = (0 - bHi - (l < 0 ? 1 : 0)) | 0;
+      f.set(FK.Sub, size, 0, 0, bLo, bHi, rLo, rHi);
+      it.put(d, d.k0, d.r0, size, rLo, rHi);
+      return Done.Next;
+    }
+    case Op.Not:
+      it.get(d, d.k0, d.r0, size);
+      it.put(d, d.k0, d.r0, size, ~it.vLo, ~it.vHi);
+      return Done.Next;
+    case Op.Cbw: {
+      // CBW/CWDE/CDQE: the accumulator's lower half sign-extended into the whole.
+      const half = size / 2;
+      signExtend(it, regs.lo[0]!, 0, half);
+      it.put(d, K.Reg, 0, size, it.vLo, it.vHi);
+      return Done.Next;
+    }
+    case Op.Cwd: {
+      // CWD/CDQ/CQO: rDX ← the sign of rAX.
+      signExtend(it, regs.lo[0]!, regs.hi[0]!, size);
+      const s = it.vHi >> 31;
+      it.put(d, K.Reg, 2, size, s, s);
+      return Done.Next;
+    }
+    case Op.Bswap: {
+      it.get(d, d.k0, d.r0, size);
+      const sw = (v: number): number =>
+        (v >>> 24) | ((v >>> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24) | 0;
+      if (size === 8) it.put(d, d.k0, d.r0, 8, sw(it.vHi), sw(it.vLo));
+      else it.put(d, d.k0, d.r0, 4, sw(it.vLo), 0);
+      return Done.Next;
+    }
+    case Op.Xadd: {
+      it.get(d, d.k0, d.r0, size);
+      const aLo = it.vLo;
+      const aHi = it.vHi;
+      it.get(d, d.k1, d.r1, size);
+      const bLo = it.vLo;
+      const bHi = it.vHi;
+      const l = (aLo >>> 0) + (bLo >>> 0);
+      const rLo = l | 0;
+      const rHi = (aHi + bHi + (l >= TWO32 ? 1 : 0)) | 0;
+      f.set(FK.Add, size, aLo, aHi, bLo, bHi, rLo, rHi);
+      it.put(d, d.k1, d.r1, size, aLo, aHi);
+      it.put(d, d.k0, d.r0, size, rLo, rHi);
+      return Done.Next;
+    }
+    case Op.Cmpxchg: {
+      // Compare the accumulator with the destination (flags as CMP); equal: destination ←
+      // source; else accumulator ← destination (the destination is written back either
+      // way, SDM CMPXCHG).
+      it.get(d, K.Reg, 0, size);
+      const aLo = it.vLo;
+      const aHi = it.vHi;
+      it.get(d, d.k0, d.r0, size);
+      const dLo = it.vLo;
+      const dHi = it.vHi;
+      const l = (aLo >>> 0) - (dLo >>> 0);
+      f.set(FK.Sub, size, aLo, aHi, dLo, dHi, l | 0, (aHi - dHi - (l < 0 ? 1 : 0)) | 0);
+      if (f.zf()) {
+        it.get(d, d.k1, d.r1, size);
+        it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      } else {
+        it.put(d, d.k0, d.r0, size, dLo, dHi);
+        it.put(d, K.Reg, 0, size, dLo, dHi);
+      }
+      return Done.Next;
+    }
+    case Op.Push:
+      it.get(d, d.k0, d.r0, 8);
+      it.push(it.vLo, it.vHi);
+      return Done.Next;
+    case Op.Pop: {
+      it.pop();
+      // POP into a memory operand addressed through RSP uses RSP after the pop (SDM POP).
+      it.put(d, d.k0, d.r0, 8, it.vLo, it.vHi);
+      return Done.Next;
+    }
+    case Op.Leave: {
+      regs.lo[4] = regs.lo[5]!;
+      regs.hi[4] = regs.hi[5]!;
+      it.pop();
+      regs.lo[5] = it.vLo;
+      regs.hi[5] = it.vHi;
+      return Done.Next;
+    }
+    case Op.Jmp:
+      if (d.k0 === K.None) it.next = it.next + d.rel;
+      else {
+        it.get(d, d.k0, d.r0, 8);
+        it.next = target(it, it.vLo, it.vHi);
+      }
+      return Done.Next;
+    case Op.Jcc:
+      if (f.test(d.cond)) {
+        it.next = it.next + d.rel;
+        it.extra = takenExtra(it);
+      }
+      return Done.Next;
+    case Op.Call: {
+      let to: number;
+      if (d.k0 === K.None) to = it.next + d.rel;
+      else {
+        it.get(d, d.k0, d.r0, 8);
+        to = target(it, it.vLo, it.vHi);
+      }
+      const ret = it.next;
+      const rh = Math.floor(ret / TWO32);
+      it.push((ret - rh * TWO32) | 0, rh);
+      it.next = to;
+      return Done.Next;
+    }
+    case Op.Ret: {
+      it.pop();
+      const to = target(it, it.vLo, it.vHi);
+      if (d.k0 === K.Imm) {
+        const sl = (regs.lo[4]! >>> 0) + (d.immLo & 0xffff);
+        regs.lo[4] = sl | 0;
+        regs.hi[4] = (regs.hi[4]! + (sl >= TWO32 ? 1 : 0)) | 0;
+      }
+      it.next = to;
+      return Done.Next;
+    }
+    case Op.Cld:
+      it.core.rflags &= ~0x400;
+      return Done.Next;
+    case Op.Std:
+      it.core.rflags |= 0x400;
+      return Done.Next;
+    case Op.Clc:
+    case Op.Stc:
+    case Op.Cmc: {
+      const fl = f.get();
+      const c = d.op === Op.Clc ? 0 : d.op === Op.Stc ? CF : (fl & CF) ^ CF;
+      f.setRaw((fl & ~CF) | c);
+      return Done.Next;
+    }
+    case Op.Lahf: {
+      // AH ← SF:ZF:0:AF:0:PF:1:CF.
+      const fl = f.get() & (SF | ZF | AF | PF | CF);
+      regs.lo[0] = (regs.lo[0]! & ~0xff00) | ((fl | 2) << 8);
+      return Done.Next;
+    }
+    case Op.Sahf: {
+      const ah = (regs.lo[0]! >>> 8) & (SF | ZF | AF | PF | CF);
+      f.setRaw((f.get() & OF) | ah);
+      return Done.Next;
+    }
+    case Op.Pushf: {
+      // RF and VM are cleared in the image (SDM PUSHF).
+      it.syncFlags();
+      it.push(it.core.rflags & ~0x30000, 0);
+      return Done.Next;
+    }
+    case Op.Popf: {
+      // At CPL 3, IOPL 0: IF, IOPL, VIP, VIF, VM, RF unchanged; the other status and control
+      // flags (CF PF AF ZF SF TF DF OF NT AC ID) load (SDM POPF).
+      it.pop();
+      const mask =
+        0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 | 0x40000 | 0x200000;
+      const c = it.core;
+      c.rflags = (c.rflags & ~mask) | (it.vLo & mask) | 2;
+      f.setRaw(c.rflags);
+      return Done.Next;
+    }
+    case Op.Syscall:
+      it.syncFlags();
+      syscall(it.core, it.rip);
+      return Done.Syscall;
+    case Op.Vmfunc:
+      it.syncFlags();
+      vmfunc(it.core, it.rip);
+      return Done.Self;
+    case Op.Rdtsc: {
+      const t = rdtsc(it.core, it.rip);
+      const th = Math.floor(t / TWO32);
+      regs.lo[0] = (t - th * TWO32) | 0;
+      regs.hi[0] = 0;
+      regs.lo[2] = th;
+      regs.hi[2] = 0;
+      return Done.Self;
+    }
+    case Op.Cpuid:
+      it.syncFlags();
+      cpuid(it.core, it.rip);
+      return Done.Self;
+    case Op.Ud2:
+      return it.fault(Vector.UD);
+    case Op.Int3:
+      // A trap: the saved RIP is the next instruction's (SDM INT3).
+      it.rip = it.next;
+      return it.fault(Vector.BP);
+    case Op.Privileged:
+      return it.fault(Vector.GP, 0);
+    case Op.Shl:
+    case Op.Shr:
+    case Op.Sar:
+    case Op.Rol:
+    case Op.Ror:
+    case Op.Rcl:
+    case Op.Rcr:
+    case Op.Shld:
+    case Op.Shrd:
+      return execShift(it, d);
+    case Op.Mul:
+    case Op.Imul1:
+    case Op.Imul:
+    case Op.Div:
+    case Op.Idiv:
+      return execMulDiv(it, d);
+    case Op.Bt:
+    case Op.Bts:
+    case Op.Btr:
+    case Op.Btc:
+    case Op.Bsf:
+    case Op.Bsr:
+    case Op.Tzcnt:
+    case Op.Lzcnt:
+    case Op.Popcnt:
+      return execBits(it, d);
+    default:
+      return it.fault(Vector.UD);
+  }
+}
+
+function addSub(it: Interpreter, d: Insn): Done {
+  const f = it.flags;
+  const size = d.size;
+  const carry = d.op === Op.Adc || d.op === Op.Sbb ? (f.cf() ? 1 : 0) : 0;
+  it.get(d, d.k0, d.r0, size);
+  const aLo = it.vLo;
+  const aHi = it.vHi;
+  it.get(d, d.k1, d.r1, size);
+  const bLo = it.vLo;
+  const bHi = it.vHi;
+  let rLo: number;
+  let rHi: number;
+  let kind: FK;
+  if (d.op === Op.Add || d.op === Op.Adc) {
+    const l = (aLo >>> 0) + (bLo >>> 0) + carry;
+    rLo = l | 0;
+    rHi = (aHi + bHi + (l >= TWO32 ? 1 : 0)) | 0;
+    kind = carry === 1 ? FK.Adc : FK.Add;
+  } else {
+    const l = (aLo >>> 0) - (bLo >>> 0) - carry;
+    rLo = l | 0;
+    rHi = (aHi - bHi - (l < 0 ? 1 : 0)) | 0;
+    kind = carry === 1 ? FK.Sbb : FK.Sub;
+  }
+  f.set(kind, size, aLo, aHi, bLo, bHi, rLo, rHi);
+  if (d.op !== Op.Cmp) it.put(d, d.k0, d.r0, size, rLo, rHi);
+  return Done.Next;
+}
+
+/** LEA's value: the effective address's 64-bit sum (before the model's 48-bit form). */
+function leaValue(it: Interpreter, d: Insn): void {
+  const regs = it.core.regs;
+  let l = d.dispLo >>> 0;
+  let h = d.dispHi;
+  if (d.base === 16) {
+    const nh = Math.floor(it.next / TWO32);
+    l += it.next - nh * TWO32;
+    h += nh;
+  } else if (d.base >= 0) {
+    l += regs.lo[d.base]! >>> 0;
+    h += regs.hi[d.base]!;
+  }
+  if (d.index >= 0) {
+    const s = d.scaleShift;
+    const il = regs.lo[d.index]!;
+    const ih = regs.hi[d.index]!;
+    l += (il << s) >>> 0;
+    h += s === 0 ? ih : (ih << s) | (il >>> (32 - s));
+  }
+  const c = Math.floor(l / TWO32);
+  it.vLo = (l - c * TWO32) | 0;
+  it.vHi = d.addr32 ? 0 : (h + c) | 0;
+}
+
+/** A branch target from a 64-bit value: the model's 48-bit address; a non-canonical target
+ *  faults with #GP(0) at the branch (SDM Vol. 1 §3.3.7.1). */
+function target(it: Interpreter, lo: number, hi: number): number {
+  if (hi >= 0 && hi < 0x8000) return hi * TWO32 + (lo >>> 0);
+  if (hi < 0 && hi >= -0x8000) return (hi & 0xffff) * TWO32 + (lo >>> 0);
+  return it.fault(Vector.GP, 0);
+}
+
+/** A taken conditional branch costs the taken-branch class instead of the branch class. */
+function takenExtra(it: Interpreter): number {
+  const p = it.core.profile.insn;
+  return p.branchTaken - p.branch;
+}
