@@ -387,13 +387,15 @@ export class Core {
     }
     if (vector === Vector.PF) this.cr2 = cr2;
     this.charge(this.profile.ops.exceptionEntry);
+    const at = this.rip;
     this.deliver(vector, errorCode, vector === Vector.DF);
     throw new Trap(this.id, {
       kind: 'exception',
       vector,
       errorCode: Math.max(errorCode, 0),
       cr2,
-      rip: this.rip,
+      // Where it happened (the saved RIP in the frame), not the handler the core is now at.
+      rip: at,
     });
   }
 

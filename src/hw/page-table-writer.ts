@@ -109,6 +109,30 @@ export function mapGuestPage(
   writeEntry(mem, at, pa, low, f.noExec ? PTE_XD_HI : 0);
 }
 
+/** Removes the 4 KiB mapping of `la` (its PTE becomes 0); false if none was there. The
+ *  caller invalidates the TLBs (INVLPG). Tables emptied are kept. */
+export function unmapGuestPage(
+  mem: PhysicalMemory,
+  alloc: FrameAllocator,
+  root: number,
+  la: number,
+): boolean {
+  let table = root;
+  for (let level = 4; level >= 1; level--) {
+    const at = alloc.toHpa(table) + (Math.floor(la / 2 ** LEVEL_SHIFT[level]!) % 512) * 8;
+    const lo = mem.read32(at);
+    if ((lo & PTE_P) === 0) return false;
+    if (level === 1) {
+      mem.write32(at, 0);
+      mem.write32(at + 4, 0);
+      return true;
+    }
+    if ((lo & PTE_PS) !== 0) throw new RangeError(`${hex(la)} is inside a large page`);
+    table = addrOf(lo, mem.read32(at + 4), MAXPHYADDR);
+  }
+  return false;
+}
+
 /** Maps [la, la+len) to [pa, pa+len) with 4 KiB pages. */
 export function mapGuestRange(
   mem: PhysicalMemory,

@@ -13,6 +13,7 @@ import {
   FrameAllocator,
   mapGuestPage,
   mapGuestRange,
+  unmapGuestPage,
   type GuestFlags,
 } from '../hw/page-table-writer.ts';
 import { KERNEL_TEXT, KERNEL_TEXT_BYTES, PHYSMAP_BASE } from './layout.ts';
@@ -116,5 +117,12 @@ export class AddressSpace {
       ...f,
       user: true,
     });
+  }
+
+  /** Removes the user page at `la`; false if it was not mapped. */
+  unmap(la: number): boolean {
+    if (la >= PHYSMAP_BASE)
+      throw new RangeError(`user unmapping ${la.toString(16)} in the kernel half`);
+    return unmapGuestPage(this.kernel.frames.mem, this.kernel.frames.alloc, this.userRoot, la);
   }
 }

@@ -1,14 +1,24 @@
-// A process: an address space, a code image at USER_TEXT, and its threads. Its code is
+// A process: an address space, a code image (at USER_TEXT, or an ELF file's), its threads. Its code is
 // never writable: text is mapped read-execute, data and stacks read-write-no-execute.
 
+import type { Core } from '../hw/core.ts';
 import type { AddressSpace } from './address-space.ts';
 import type { CodeLayout } from './code-layout.ts';
+import type { Subkernel } from './subkernel.ts';
 import type { Thread } from './thread.ts';
+
+/** A process's own system-call interface, in place of the kernel personality's (e.g. the
+ *  Linux ABI of a program run with `skybridge run`). Same contract as Personality.syscall. */
+export interface SyscallInterface {
+  syscall(k: Subkernel, core: Core, t: Thread): Thread | null;
+}
 
 export class Process {
   readonly threads: Thread[] = [];
   killed = false;
   killReason = '';
+  /** Set when the process has its own system calls; else the personality's serve it. */
+  syscalls: SyscallInterface | null = null;
 
   constructor(
     readonly id: number,
@@ -16,6 +26,7 @@ export class Process {
     /** Counter owner id (machine.owners). */
     readonly owner: number,
     readonly space: AddressSpace,
-    readonly text: CodeLayout,
+    /** Its TypeScript-laid-out code image, or null for a process loaded from an ELF file. */
+    readonly text: CodeLayout | null,
   ) {}
 }

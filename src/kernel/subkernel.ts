@@ -33,7 +33,7 @@ import type { Personality } from './personality.ts';
 import { Process } from './process.ts';
 import { ReadyQueues, QUEUE_BYTES } from './scheduler.ts';
 import { REG_RFLAGS, REG_RIP } from './tcb-layout.ts';
-import { EntryKind, Thread, ThreadState, type ThreadCode } from './thread.ts';
+import { EntryKind, Thread, ThreadState, type ThreadCode, type UserEvent } from './thread.ts';
 import { UserApi } from './user.ts';
 import { scanCode } from '../binary/scanner.ts';
 
@@ -265,6 +265,24 @@ export class Subkernel {
     return { ranges };
   }
 
+  /** A new user address space (with the KPTI window when KPTI is on). */
+  newAddressSpace(): AddressSpace {
+    return new AddressSpace(this.kspace, this.nextAsid++, this.kptiWindow());
+  }
+
+  /** Registers a process whose address space the caller has filled (the ELF loader). */
+  addProcess(name: string, space: AddressSpace): Process {
+    const p = new Process(
+      this.processes.length + 1,
+      name,
+      this.machine.owners.id(name),
+      space,
+      null,
+    );
+    this.processes.push(p);
+    return p;
+  }
+
   /**
    * Loads a process: lays out its code with `build` (which returns its threads' bodies by
    * name), refuses an image with a stray VMFUNC byte sequence outside its allowed places
@@ -286,7 +304,7 @@ export class Subkernel {
         `process ${name}: ${stray.length} VMFUNC byte sequence(s) (0F 01 D4) in its code; the loader refuses it`,
       );
     }
-    const space = new AddressSpace(this.kspace, this.nextAsid++, this.kptiWindow());
+    const space = this.newAddressSpace();
     const textGpa = this.frames.frames(textBytes / 4096);
     this.machine.mem.writeBytes(textGpa, text.bytes);
     space.map(USER_TEXT, textGpa, textBytes, { writable: false });
@@ -310,7 +328,16 @@ export class Subkernel {
     p: Process,
     name: string,
     body: ProgramBody,
-    opts: { core?: number; priority?: number } = {},
+    opts: {
+      core?: number;
+      priority?: number;
+      /** First instruction (default: the TypeScript image's entry after its exit stub). */
+      entry?: number;
+      /** Initial RSP (default: the top of the thread's stack). */
+      rsp?: number;
+      /** The thread's user mode is machine code (`body` runs the interpreter). */
+      machineCode?: boolean;
+    } = {},
   ): Thread {
     const core = this.machine.core(opts.core ?? 0);
     const L = this.personality.tcb;
@@ -336,9 +363,10 @@ export class Subkernel {
       core,
       physmap(ipcGpa),
       ipcUser,
-      USER_TEXT + 2,
+      opts.entry ?? USER_TEXT + 2,
       stackTop,
     );
+    t.machineCode = opts.machineCode ?? false;
     p.threads.push(t);
     this.threads.push(t);
     this.byTcb.set(t.tcb, t);
@@ -352,7 +380,7 @@ export class Subkernel {
           : s.reg === REG_RFLAGS
             ? 0x202
             : s.reg === R.RSP
-              ? stackTop
+              ? (opts.rsp ?? stackTop)
               : 0;
       mem.write64n(tcbGpa + s.offset, v);
     }
@@ -608,11 +636,16 @@ export class Subkernel {
       return;
     }
     if (ev.done) return this.onThreadReturn(core, t);
-    const kind = (ev.value as { kind: string }).kind;
-    if (kind === 'syscall') {
+    const e = ev.value as UserEvent;
+    if (e.kind === 'syscall') {
       this.enterFromSyscall(core, t);
-      const next = this.personality.syscall(this, core, t) ?? this.chooseThread(core);
+      const next =
+        (t.process.syscalls ?? this.personality).syscall(this, core, t) ?? this.chooseThread(core);
       this.dispatch(core, next);
+    } else if (e.kind === 'trap') {
+      this.onTrap(core, t, e.trap);
+    } else if (e.kind === 'limit') {
+      this.onBudgetSpent(core, t);
     } else if (this.machine.interruptDue(core)) {
       const vector = this.machine.deliverInterrupt(core);
       this.enterFromTrap(core, t, this.paths.interruptEntry);
@@ -684,6 +717,10 @@ export class Subkernel {
           t.process,
           `VM exit ${out.reason} at ${out.rip.toString(16)} (guest-physical ${out.guestPhysical.toString(16)})`,
         );
+      } else if (t.machineCode) {
+        // Emulated (CPUID) and resumed in user mode after the instruction: the interpreter
+        // goes on from there.
+        return;
       } else {
         // Emulated and resumed in user mode, but the thread's code unwound: it ends here.
         syscallInsn(core, USER_TEXT);
@@ -699,6 +736,20 @@ export class Subkernel {
           : trap.message;
       this.stopThread(core, t, what);
     }
+    this.current[core.id] = null;
+    this.dispatch(core, this.chooseThread(core));
+  }
+
+  /**
+   * A machine-code thread used up the instruction budget its runner gave it (`skybridge run
+   * --max-instructions`): the kernel takes control as at a timer interrupt (delivered now
+   * through the IDT, entered like any interrupt) and kills the process.
+   */
+  private onBudgetSpent(core: Core, t: Thread): void {
+    this.machine.post(core, core.cycles, TIMER_VECTOR);
+    this.machine.deliverInterrupt(core);
+    this.enterFromTrap(core, t, this.paths.interruptEntry);
+    this.killProcess(core, t.process, 'instruction budget spent');
     this.current[core.id] = null;
     this.dispatch(core, this.chooseThread(core));
   }

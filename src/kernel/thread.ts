@@ -2,11 +2,15 @@
 // TypeScript side, the generator that is its user-mode code.
 
 import type { Core } from '../hw/core.ts';
+import type { Trap } from '../hw/traps.ts';
 import type { Process } from './process.ts';
 
 /** What user code hands the kernel when it stops running: a system call it has just
- *  executed (SYSCALL already ran at its address), or a preemption point. */
-export type UserEvent = { kind: 'syscall' } | { kind: 'poll' };
+ *  executed (SYSCALL already ran at its address), a preemption point, a fault or VM exit its
+ *  machine code took (already delivered; the interpreter's generator survives it), or the
+ *  end of its instruction budget. */
+export type UserEvent =
+  { kind: 'syscall' } | { kind: 'poll' } | { kind: 'trap'; trap: Trap } | { kind: 'limit' };
 
 export type ThreadCode = Generator<UserEvent, void, void>;
 
@@ -37,6 +41,8 @@ export class Thread {
    *  message's decoded form); the authoritative state is in the TCB. */
   ext: Record<string, unknown> = {};
   exitReason = '';
+  /** Its user mode is machine code run by the core's interpreter (not a TypeScript body). */
+  machineCode = false;
   /** Cycle (on the clock of the core that made it ready) at which the thread became ready:
    *  another core cannot see it in its queue before that moment. */
   readyAt = 0;

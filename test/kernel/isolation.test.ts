@@ -169,7 +169,7 @@ for (const kpti of [false, true]) {
     const r = scenario((u) => u.store32(USER_TEXT + 0x20, 0x12345678), kpti);
     assertPageFault(r, USER_TEXT + 0x20, PF.P | PF.W | PF.U);
     assertOthersUnharmed(r);
-    assert.deepEqual(peek(r.m, r.x.p, USER_TEXT, 64), r.x.p.text.bytes.subarray(0, 64));
+    assert.deepEqual(peek(r.m, r.x.p, USER_TEXT, 64), r.x.p.text!.bytes.subarray(0, 64));
   });
 
   test(`user access to the kernel's PHYSMAP window and kernel text faults${tag}`, () => {

@@ -42,6 +42,7 @@ const BY_MNEMONIC = new Map<number, [Op, Cls]>([
   [M.Shld, [Op.Shld, Cls.ShiftCl]],
   [M.Shrd, [Op.Shrd, Cls.ShiftCl]],
   [M.Mul, [Op.Mul, Cls.Mul]],
+  [M.Imul, [Op.Imul, Cls.Mul]],
   [M.Div, [Op.Div, Cls.Div64]],
   [M.Idiv, [Op.Idiv, Cls.Div64]],
   [M.Cbw, [Op.Cbw, Cls.Alu]],
@@ -109,6 +110,7 @@ const BY_MNEMONIC = new Map<number, [Op, Cls]>([
   [M.Cmpsw, [Op.Cmps, Cls.String]],
   [M.Cmpsq, [Op.Cmps, Cls.String]],
   // SSE/SSE2.
+  [M.Movsd, [Op.Movsd, Cls.SseMove]],
   [M.Movq, [Op.MovqXmm, Cls.SseMove]],
   [M.Movd, [Op.MovqXmm, Cls.SseMove]],
   [M.Movapd, [Op.MovXmm, Cls.SseMove]],
@@ -196,7 +198,8 @@ function gpr(r: number): { index: number; size: number; hi8: boolean } | null {
   if (r >= Reg.AL && r <= Reg.R15L) {
     const i = r - Reg.AL;
     if (i >= 4 && i <= 7) return { index: i - 4, size: 1, hi8: true };
-    return { index: i, size: 1, hi8: false };
+    // AL CL DL BL, then (after AH..BH) SPL BPL SIL DIL R8L..R15L.
+    return { index: i < 4 ? i : i - 4, size: 1, hi8: false };
   }
   if (r >= Reg.AX && r <= Reg.R15W) return { index: r - Reg.AX, size: 2, hi8: false };
   if (r >= Reg.EAX && r <= Reg.R15D) return { index: r - Reg.EAX, size: 4, hi8: false };
@@ -353,7 +356,6 @@ function fill(d: Insn, ins: IcedInstruction): void {
     [d.op, d.cls] = hit;
     if (m === M.Imul) d.op = ins.opCount === 1 ? Op.Imul1 : Op.Imul;
     if (m === M.Imul) d.cls = Cls.Mul;
-    if (m === M.Movsd) d.op = Op.Movsd;
   }
   for (let i = 0; i < ins.opCount && i < 3; i++) {
     if (!operand(d, ins, i, i)) {
@@ -376,8 +378,8 @@ function finishSizes(d: Insn, ins: IcedInstruction, m: number): void {
   else if (m === M.Lahf || m === M.Sahf) d.size = 1;
   else if (m === M.Pushfq || m === M.Popfq || m === M.Leave) d.size = 8;
   else if (m === M.Ret || m === M.Call || m === M.Jmp) d.size = 8;
-  if ((d.op === Op.Push || d.op === Op.Pop) && d.k0 === K.Imm) d.size = 8;
-  if ((d.op === Op.Push || d.op === Op.Pop) && d.size !== 8) d.op = Op.Ud; // 16-bit push: not covered
+  // PUSH imm: the operand size is the stack's (8), or 2 with a 66h prefix (iced's o16).
+  if (d.op === Op.Push && d.k0 === K.Imm) d.size = ins.stackPointerIncrement === -2 ? 2 : 8;
   if (d.op === Op.Div || d.op === Op.Idiv) d.cls = d.size === 8 ? Cls.Div64 : Cls.Div32;
   if (
     (d.op === Op.Shl || d.op === Op.Shr || d.op === Op.Sar || d.op === Op.Rol || d.op === Op.Ror) &&

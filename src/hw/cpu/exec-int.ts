@@ -187,19 +187,22 @@ export function execInt(it: Interpreter, d: Insn): Done {
         it.get(d, d.k1, d.r1, size);
         it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
       } else {
-        it.put(d, d.k0, d.r0, size, dLo, dHi);
+        // A memory destination is written back unchanged (the locked cycle's write); a
+        // register destination is left alone, upper half included (as the host does).
+        if (d.k0 === K.Mem) it.put(d, d.k0, d.r0, size, dLo, dHi);
         it.put(d, K.Reg, 0, size, dLo, dHi);
       }
       return Done.Next;
     }
     case Op.Push:
-      it.get(d, d.k0, d.r0, 8);
-      it.push(it.vLo, it.vHi);
+      // PUSH RSP pushes the value before the decrement (SDM PUSH).
+      it.get(d, d.k0, d.r0, size);
+      it.push(it.vLo, it.vHi, size);
       return Done.Next;
     case Op.Pop: {
-      it.pop();
+      it.pop(size);
       // POP into a memory operand addressed through RSP uses RSP after the pop (SDM POP).
-      it.put(d, d.k0, d.r0, 8, it.vLo, it.vHi);
+      it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
       return Done.Next;
     }
     case Op.Leave: {

@@ -59,6 +59,8 @@ export class Interpreter {
   next = 0;
   /** Cycles for a taken branch beyond the class's cost (set by handlers). */
   extra = 0;
+  /** Instructions the last run() executed (a REP string instruction counts once). */
+  executed = 0;
   private la = 0;
   private laValid = false;
   private readonly costs: Float64Array;
@@ -88,7 +90,6 @@ export class Interpreter {
    */
   run(limit: number, stopAt = -1, maxInstructions = Infinity): Stop {
     const core = this.core;
-    const ctr = core.ctr;
     this.flags.setRaw(core.rflags);
     this.lastLine = -1;
     this.pageVa = -1;
@@ -115,10 +116,10 @@ export class Interpreter {
         } else {
           this.lastLine = -1;
           this.pageVa = -1;
-          void ctr;
         }
       }
     } finally {
+      this.executed = n;
       this.syncFlags();
     }
   }
@@ -397,24 +398,25 @@ export class Interpreter {
     }
   }
 
-  /** Pushes a 64-bit value; RSP changes only if the store succeeds. */
-  push(lo: number, hi: number): void {
+  /** Pushes a value of `size` (8, or 2 with an operand-size prefix); RSP changes only if
+   *  the store succeeds. */
+  push(lo: number, hi: number, size = 8): void {
     const regs = this.core.regs;
-    const sl = (regs.lo[4]! >>> 0) - 8;
+    const sl = (regs.lo[4]! >>> 0) - size;
     const nLo = sl | 0;
     const nHi = (regs.hi[4]! - (sl < 0 ? 1 : 0)) | 0;
-    this.write(this.canonical(nLo, nHi, Vector.SS), 8, lo, hi);
+    this.write(this.canonical(nLo, nHi, Vector.SS), size, lo, hi);
     regs.lo[4] = nLo;
     regs.hi[4] = nHi;
   }
 
-  /** Pops a 64-bit value into vLo/vHi. */
-  pop(): void {
+  /** Pops a value of `size` (8 or 2) into vLo/vHi. */
+  pop(size = 8): void {
     const regs = this.core.regs;
     const l = regs.lo[4]!;
     const h = regs.hi[4]!;
-    this.read(this.canonical(l, h, Vector.SS), 8);
-    const sl = (l >>> 0) + 8;
+    this.read(this.canonical(l, h, Vector.SS), size);
+    const sl = (l >>> 0) + size;
     regs.lo[4] = sl | 0;
     regs.hi[4] = (h + (sl >= TWO32 ? 1 : 0)) | 0;
   }

@@ -3,12 +3,14 @@
 // which passes CODE_BASE, DATA_BASE, DATA_BYTES and CODE_BYTES with -D.
 //
 // Protocol (little-endian, stdin → stdout), one record per case, until EOF:
-//   in:  u32 flags (bit 0: data area same as the previous case's input, no bytes follow)
+// Every field is 8-byte aligned (byte strings are zero-padded to a multiple of 8) so that the
+// reader can use BigUint64Array views.
+//   in:  u32 flags (bit 0: data area same as the previous case's input, no bytes follow),
 //        u32 code length, u64 gpr[16], u64 rflags, u64 xmm[32] (lo, hi per register),
-//        code bytes, then DATA_BYTES bytes of data area unless bit 0.
-//   out: u8 kind = 0 (ok): u64 gpr[16], u64 rflags (CF PF AF ZF SF DF OF only), u64 xmm[32],
-//        then changed runs of the data area as (u16 offset, u16 length, bytes), ended by
-//        u16 length 0 (offset 0 too);
+//        code bytes (padded), then DATA_BYTES bytes of data area unless bit 0.
+//   out: u64 kind = 0 (ok): u64 gpr[16], u64 rflags (CF PF AF ZF SF DF OF only), u64 xmm[32],
+//        then the changed runs of the data area as (u32 offset, u32 length, bytes (padded)),
+//        ended by a run of length 0;
 //        kind = signal number: u64 rip (the ucontext RIP: after the INT3 for SIGTRAP, at the
 //        faulting instruction otherwise).
 #define _GNU_SOURCE
@@ -115,7 +117,7 @@ static void read_exact(void *p, size_t n) {
 }
 
 static uint8_t image[DATA_BYTES];
-static uint8_t outbuf[1 + sizeof(struct state) + DATA_BYTES * 3 + 8]; /* worst case: runs of 1 byte */
+static uint8_t outbuf[8 + sizeof(struct state) + DATA_BYTES * 9 + 8]; /* worst: 1-byte runs */
 
 int main(void) {
   uint8_t *data = map_fixed(DATA_BASE, DATA_BYTES, PROT_READ | PROT_WRITE);
@@ -142,6 +144,7 @@ int main(void) {
   setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
   setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
   uint32_t prev_len = 0;
+  uint8_t pad[8];
   for (;;) {
     uint32_t hdr[2];
     size_t got = fread(hdr, 1, sizeof hdr, stdin);
@@ -155,6 +158,7 @@ int main(void) {
     read_exact(&in_st, sizeof in_st);
     memset(code, 0xcc, prev_len + 14);
     read_exact(code, len);
+    if (len & 7) read_exact(pad, 8 - (len & 7));
     // jmp *0(%rip); .quad exit_case
     static const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
     uint64_t target = (uint64_t)(uintptr_t)exit_case;
@@ -170,7 +174,8 @@ int main(void) {
       in_case = 1;
       run_case();
       in_case = 0;
-      outbuf[n++] = 0;
+      memset(outbuf, 0, 8);
+      n = 8;
       out_st.rflags &= ARITH_FLAGS;
       memcpy(outbuf + n, &out_st, sizeof out_st);
       n += sizeof out_st;
@@ -186,20 +191,20 @@ int main(void) {
         }
         uint32_t j = i;
         while (j < DATA_BYTES && data[j] != image[j]) j++;
-        uint16_t run[2] = {(uint16_t)i, (uint16_t)(j - i)};
-        memcpy(outbuf + n, run, 4);
-        memcpy(outbuf + n + 4, data + i, j - i);
-        n += 4 + (j - i);
+        uint32_t run[2] = {i, j - i};
+        memcpy(outbuf + n, run, 8);
+        memset(outbuf + n + 8 + ((j - i) & ~7u), 0, 8);
+        memcpy(outbuf + n + 8, data + i, j - i);
+        n += 8 + ((j - i + 7) & ~7u);
         i = j;
       }
-      memset(outbuf + n, 0, 4);
-      n += 4;
+      memset(outbuf + n, 0, 8);
+      n += 8;
     } else {
       in_case = 0;
-      outbuf[n++] = (uint8_t)fault_sig;
-      uint64_t rip = fault_rip;
-      memcpy(outbuf + n, &rip, 8);
-      n += 8;
+      uint64_t rec[2] = {(uint64_t)fault_sig, fault_rip};
+      memcpy(outbuf, rec, 16);
+      n = 16;
     }
     if (fwrite(outbuf, 1, n, stdout) != n) die("write");
   }
