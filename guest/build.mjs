@@ -70,6 +70,10 @@ export const GUESTS = [
   ok('vector', 'loops gcc -O2 auto-vectorises: the one program with SSE2 instructions', {
     sse: true,
   }),
+  ok(
+    'threads',
+    'shared-counter racers and a register-heavy mixer: the kernel tests start threads at their *_thread entries; main runs each once',
+  ),
   ok('rep', 'rep stosb/stosq/movsb/movsq in inline asm, a zero count, std + rep movsb'),
   ok('args', "prints argc and each argv string (argv[0] is the caller's choice)", {
     args: ['one', 'two words', ''],

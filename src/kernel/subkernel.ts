@@ -791,6 +791,12 @@ export class Subkernel {
     }
   }
 
+  /** `t` ends by its own request (Linux's exit of one thread): it never runs again. */
+  exitThread(core: Core, t: Thread, reason: string): void {
+    this.stopThread(core, t, reason);
+    t.state = ThreadState.Exited;
+  }
+
   /** Stops every thread of `p` (a violation is the process's, not one thread's). */
   killProcess(core: Core, p: Process, reason: string): void {
     p.killed = true;

@@ -158,6 +158,11 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
       case NR.exit:
       case NR.exit_group:
         core.exec(P.exit.at, P.exit.bytes, P.exit.instructions);
+        // exit ends the calling thread; the process ends with its last thread (Linux).
+        if (nr === NR.exit && t.process.threads.some((u) => u !== t && u.alive)) {
+          k.exitThread(core, t, `exit(${g.lo[R.RDI]! & 0xff})`);
+          return null;
+        }
         this.exitStatus = g.lo[R.RDI]! & 0xff;
         k.killProcess(core, t.process, `exit(${this.exitStatus})`);
         return null;
