@@ -51,6 +51,8 @@ export interface IpcSpec<L> {
   clientPrologue?(u: UserApi, lib: L): void;
   /** One request and its reply, from the client. */
   call(u: UserApi, lib: L): Generator<UserEvent, void, void>;
+  /** Measured round trips after the warm-up (default RUNS). */
+  runs?: number;
 }
 
 export function measureIpc<L>(m: Machine, spec: IpcSpec<L>): IpcResult {
@@ -74,7 +76,8 @@ export function measureIpc<L>(m: Machine, spec: IpcSpec<L>): IpcResult {
     serverRdtsc = clientRdtsc;
   }
   spec.prepare?.(client, server);
-  const total = WARMUP + RUNS;
+  const runs = spec.runs ?? RUNS;
+  const total = WARMUP + runs;
   const calls: number[] = [];
   const replies: number[] = [];
   const trips: number[] = [];
@@ -113,16 +116,16 @@ export function measureIpc<L>(m: Machine, spec: IpcSpec<L>): IpcResult {
       })(),
     { priority: 100 },
   );
-  k.run(200_000);
+  k.run(200_000 + 10 * total);
   if (trips.length !== total)
     throw new Error(`IPC benchmark: ${trips.length} of ${total} round trips completed`);
   const mean = (xs: number[]): number =>
-    xs.slice(WARMUP).reduce((a, b) => a + b, 0) / RUNS - overhead;
+    xs.slice(WARMUP).reduce((a, b) => a + b, 0) / runs - overhead;
   return {
     call: mean(calls),
     reply: mean(replies),
     roundTrip: mean(trips),
     overhead,
-    instructions: (instr1 - instr0) / RUNS,
+    instructions: (instr1 - instr0) / runs,
   };
 }

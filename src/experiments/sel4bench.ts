@@ -24,6 +24,8 @@ export interface IpcCase {
   /** Server on another core (cross-core IPC). */
   crossCore?: boolean;
   fastpath?: boolean;
+  /** Measured round trips after the warm-up (default: the harness's RUNS). */
+  runs?: number;
 }
 
 export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
@@ -54,5 +56,6 @@ export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
     *call(u, lib) {
       yield* lib.call(u, 1, info, msg);
     },
+    runs: c.runs,
   });
 }

@@ -20,6 +20,8 @@ export interface SbCase {
   pcid: boolean;
   /** client → A → B instead of client → A. */
   chain?: boolean;
+  /** Measured calls after the warm-up (default RUNS). */
+  runs?: number;
 }
 
 export interface SbResult {
@@ -98,11 +100,12 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
   let instr0 = 0;
   let instr1 = 0;
   const payload = new Uint8Array(c.bytes).map((_, i) => i & 0xff);
+  const runs = c.runs ?? RUNS;
   k.createThread(client, 'client', (u) =>
     (function* () {
       const o0 = rdtsc(u.core, clientRdtsc);
       overhead = rdtsc(u.core, clientRdtsc) - o0;
-      for (let i = 0; i < WARMUP + RUNS; i++) {
+      for (let i = 0; i < WARMUP + runs; i++) {
         if (i === WARMUP) instr0 = m.snapshot().get('instructions');
         const probe: number[] = [];
         const start = rdtsc(u.core, clientRdtsc);
@@ -120,18 +123,18 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
       instr1 = m.snapshot().get('instructions');
     })(),
   );
-  k.run(100_000);
-  if (trips.length !== WARMUP + RUNS)
+  k.run(100_000 + 10 * runs);
+  if (trips.length !== WARMUP + runs)
     throw new Error(`skybridge bench: ${trips.length} calls completed`);
   const mean = (xs: number[]): number =>
-    xs.slice(WARMUP).reduce((a, b) => a + b, 0) / RUNS - overhead;
+    xs.slice(WARMUP).reduce((a, b) => a + b, 0) / runs - overhead;
   const phases: Record<string, number> = {};
-  PHASES.forEach((name, i) => (phases[name] = phaseSums[i]! / RUNS));
+  PHASES.forEach((name, i) => (phases[name] = phaseSums[i]! / runs));
   return {
     call: mean(calls),
     reply: mean(replies),
     roundTrip: mean(trips),
-    instructions: (instr1 - instr0) / RUNS,
+    instructions: (instr1 - instr0) / runs,
     phases,
   };
 }
