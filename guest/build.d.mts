@@ -10,6 +10,10 @@ export interface Guest {
   hostSignal?: string;
   /** Arguments to pass after argv[0]. */
   args?: string[];
+  /** Folder under guest/ ('linux' when absent). */
+  dir?: string;
+  /** Calls a kernel personality's own system calls: run by an experiment, not by `run`. */
+  kernelProgram?: boolean;
   /** Contains SSE2 instructions (gcc auto-vectorisation); only 'vector' does. */
   sse?: boolean;
 }

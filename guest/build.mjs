@@ -58,7 +58,7 @@ const fault = (name, description, expectFault, hostSignal) => ({
   ...(hostSignal && { hostSignal }),
 });
 
-/** Every program; each is built from guest/linux/<name>.c. */
+/** Every program; each is built from guest/<dir>/<name>.c (dir: 'linux' unless given). */
 export const GUESTS = [
   ok('hello', 'raw write(2) to stdout and to stderr, exit status 3'),
   ok('primes', 'sieve of Eratosthenes below 100000: count, sum and last five primes'),
@@ -82,6 +82,13 @@ export const GUESTS = [
     name: 'syscalls',
     description: 'clock_gettime, getrandom, and getpid, which a simulator may answer ENOSYS',
     hostComparable: false,
+  },
+  {
+    name: 'sel4-ipcbench',
+    dir: 'sel4',
+    description: "sel4bench's IPC benchmark as machine code (client_main, server_main entries)",
+    hostComparable: false,
+    kernelProgram: true,
   },
   fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
@@ -110,11 +117,22 @@ function gccVersion() {
   return r.stdout;
 }
 
+/** A program's folder: guest/linux for Linux-ABI programs, guest/<kernel> for programs that
+ *  call a kernel personality's own system calls (their lib*.h headers are shared there). */
+function dirOf(name) {
+  return join(GUEST_DIR, GUESTS.find((g) => g.name === name)?.dir ?? 'linux');
+}
+
 function sourcesOf(name) {
+  const dir = dirOf(name);
   const libc = readdirSync(LIBC_DIR)
     .sort()
     .map((f) => join(LIBC_DIR, f));
-  return { own: [join(GUEST_DIR, 'linux', `${name}.c`)], libc };
+  const shared = readdirSync(dir)
+    .filter((f) => f.startsWith('lib'))
+    .sort()
+    .map((f) => join(dir, f));
+  return { own: [join(dir, `${name}.c`)], libc: [...libc, ...shared] };
 }
 
 function inputHash(name, version) {
@@ -149,7 +167,7 @@ function compile(name) {
   const out = guestPath(name);
   // Unique temporary name, renamed into place: parallel test processes may build at once.
   const tmp = `${out}.tmp-${process.pid}`;
-  const args = [...CFLAGS, '-I', LIBC_DIR, '-o', tmp, ...inputs];
+  const args = [...CFLAGS, '-I', LIBC_DIR, '-I', dirOf(name), '-o', tmp, ...inputs];
   return new Promise((done) => {
     const child = spawn('gcc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

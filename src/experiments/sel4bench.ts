@@ -1,16 +1,25 @@
-// sel4bench's IPC benchmark (sel4bench apps/ipc), run on the simulated machine: a client
-// and a server thread, the server waiting in seL4_Recv / seL4_ReplyRecv, measured with the
-// shared harness (ipc-harness.ts: stamps in caller and callee, overhead subtracted).
+// sel4bench's IPC benchmark (sel4bench apps/ipc), run on the simulated machine as machine
+// code: guest/sel4/sel4-ipcbench.c, built by gcc, calls the seL4 Subkernel through our libsel4
+// (guest/sel4/libsel4.h); its client stamps RDTSC before seL4_Call and after it returns, its
+// server on arrival and before seL4_ReplyRecv. One-way call = arrival − start, one-way reply
+// = end − reply stamp, round trip = end − start, each minus the cost of two back-to-back
+// stamps; the mean of the measured round trips after WARMUP. Instructions per round trip:
+// the same run with only the warm-up, subtracted (the model is deterministic).
 // sel4bench serialises with CPUID before RDTSC; under a VMM CPUID is a VM exit, and the
 // model has no out-of-order execution to serialise, so the stamp is RDTSC alone.
 
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import { Sel4Lib } from '../kernel/sel4/libsel4.ts';
-import { Cap, RIGHT, msgInfo } from '../kernel/sel4/objects.ts';
+import { loadElf } from '../kernel/elf-loader.ts';
+import { USER_IPC_BUFFERS } from '../kernel/layout.ts';
+import { machineCodeBody } from '../kernel/machine-code.ts';
+import type { Process } from '../kernel/process.ts';
+import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import { Sel4 } from '../kernel/sel4/sel4.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
-import { measureIpc, type IpcResult } from './ipc-harness.ts';
+import type { Thread } from '../kernel/thread.ts';
+import { guestImage, readWords, symbol } from './guest-image.ts';
+import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
 
 export type { IpcResult } from './ipc-harness.ts';
 
@@ -28,34 +37,65 @@ export interface IpcCase {
   runs?: number;
 }
 
-export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
+interface Run {
+  k: Subkernel;
+  client: Thread;
+  server: Thread;
+  instructions: number;
+}
+
+function once(profile: CpuProfile, c: IpcCase, rounds: number): Run {
   const m = new Machine({ cores: c.crossCore ? 2 : 1, memoryBytes: 1024 ** 3, profile });
   const sel4 = new Sel4({ fastpath: c.fastpath ?? true });
   const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, kpti: c.kpti, pcid: c.pcid });
   sel4.attach(k);
+  const g = guestImage('sel4-ipcbench');
+  const client = loadElf(k, 'client', g.bytes).process;
+  const server = c.interAs ? loadElf(k, 'server', g.bytes).process : client;
   const ep = sel4.newEndpoint();
-  const msg = Array.from({ length: c.words }, (_, i) => i + 1);
-  const info = msgInfo(0, 0, c.words);
-  return measureIpc(m, {
-    k,
-    interAs: c.interAs,
-    serverCore: c.crossCore ? 1 : 0,
-    layoutLib: (t) => Sel4Lib.layout(t),
-    prepare(client, server) {
-      sel4.mint(client, 1, Cap.endpoint(ep, 1, RIGHT.Send | RIGHT.GrantReply));
-      sel4.mint(server, 2, Cap.endpoint(ep, 0, RIGHT.Receive));
-    },
-    *server(u, lib, hooks, total) {
-      yield* lib.recv(u, 2);
-      for (let i = 0; i < total; i++) {
-        hooks.received(u);
-        hooks.replying(u);
-        yield* lib.replyRecv(u, 2, info, msg);
-      }
-    },
-    *call(u, lib) {
-      yield* lib.call(u, 1, info, msg);
-    },
-    runs: c.runs,
-  });
+  const park = sel4.newEndpoint();
+  sel4.mint(client, 1, Cap.endpoint(ep, 1, RIGHT.Send | RIGHT.GrantReply));
+  sel4.mint(server, 2, Cap.endpoint(ep, 0, RIGHT.Receive));
+  for (const p of new Set([client, server])) sel4.mint(p, 3, Cap.endpoint(park, 0, RIGHT.Receive));
+  const start = (p: Process, name: string, entry: string, core: number, priority: number): Thread =>
+    k.createThread(p, name, machineCodeBody(m), {
+      core,
+      priority,
+      entry: symbol(g, entry),
+      machineCode: true,
+      args: [rounds, c.words, USER_IPC_BUFFERS + p.threads.length * 4096],
+    });
+  const srv = start(server, 'server', 'server_main', c.crossCore ? 1 : 0, 101);
+  const cli = start(client, 'client', 'client_main', 0, 100);
+  while (k.run(100_000) === 100_000);
+  for (const t of [cli, srv])
+    if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
+  return { k, client: cli, server: srv, instructions: m.snapshot().get('instructions') };
+}
+
+export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
+  const runs = c.runs ?? RUNS;
+  const total = WARMUP + runs;
+  const r = once(profile, c, total);
+  const warm = once(profile, c, WARMUP);
+  const g = guestImage('sel4-ipcbench');
+  const words = (t: Thread, name: string): number[] => readWords(r.k, t, symbol(g, name), total);
+  const start = words(r.client, 'start_stamp');
+  const end = words(r.client, 'end_stamp');
+  const arrive = words(r.server, 'arrive_stamp');
+  const reply = words(r.server, 'reply_stamp');
+  const overhead = readWords(r.k, r.client, symbol(g, 'overhead'), 1)[0]!;
+  if (end[total - 1] === 0) throw new Error('IPC benchmark: the client did not finish');
+  const mean = (f: (i: number) => number): number => {
+    let s = 0;
+    for (let i = WARMUP; i < total; i++) s += f(i);
+    return s / runs - overhead;
+  };
+  return {
+    call: mean((i) => arrive[i]! - start[i]!),
+    reply: mean((i) => end[i]! - reply[i]!),
+    roundTrip: mean((i) => end[i]! - start[i]!),
+    overhead,
+    instructions: (r.instructions - warm.instructions) / runs,
+  };
 }

@@ -56,6 +56,8 @@ export const DEFAULT_CONFIG: SubkernelConfig = {
 };
 
 export const TIMER_VECTOR = 32;
+/** SysV x86-64 argument registers, in order: RDI RSI RDX RCX R8 R9. */
+const ARG_REGS = [7, 6, 2, 1, 8, 9];
 export const RESCHEDULE_VECTOR = 33;
 const NO_FLUSH = 1n << 63n;
 /** KPTI: the user half's PCID has bit 11 set (Linux's convention). */
@@ -337,6 +339,9 @@ export class Subkernel {
       rsp?: number;
       /** The thread's user mode is machine code (`body` runs the interpreter). */
       machineCode?: boolean;
+      /** Initial RDI, RSI, RDX, RCX, R8, R9 (the SysV argument registers), for an entry
+       *  that is a C function. */
+      args?: readonly number[];
     } = {},
   ): Thread {
     const core = this.machine.core(opts.core ?? 0);
@@ -381,7 +386,7 @@ export class Subkernel {
             ? 0x202
             : s.reg === R.RSP
               ? (opts.rsp ?? stackTop)
-              : 0;
+              : (opts.args?.[ARG_REGS.indexOf(s.reg)] ?? 0);
       mem.write64n(tcbGpa + s.offset, v);
     }
     mem.write8(tcbGpa + L.priority, t.priority);

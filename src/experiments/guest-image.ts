@@ -1,0 +1,53 @@
+// Guest programs for experiments: the ELF files guest/build.mjs makes with gcc (built on
+// first use, cached), their symbols, and 64-bit values read back from a process's memory.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readElf } from '../binary/elf-reader.ts';
+import type { Subkernel } from '../kernel/subkernel.ts';
+import type { Thread } from '../kernel/thread.ts';
+import { resolveUser } from '../kernel/user-memory.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BUILD = join(ROOT, 'guest', 'build.mjs');
+const OUT = join(ROOT, 'build', 'guest');
+
+export interface GuestImage {
+  bytes: Uint8Array;
+  /** Symbol name → address. */
+  symbols: Map<string, number>;
+}
+
+const cache = new Map<string, GuestImage>();
+
+/** The built program `name` (building the guests first if it is missing). */
+export function guestImage(name: string): GuestImage {
+  let g = cache.get(name);
+  if (g !== undefined) return g;
+  const path = join(OUT, name);
+  if (!existsSync(path)) execFileSync(process.execPath, [BUILD, '--quiet'], { stdio: 'inherit' });
+  const bytes = new Uint8Array(readFileSync(path));
+  const symbols = new Map(readElf(bytes).symbols.map((s) => [s.name, Number(s.value)]));
+  g = { bytes, symbols };
+  cache.set(name, g);
+  return g;
+}
+
+export function symbol(g: GuestImage, name: string): number {
+  const a = g.symbols.get(name);
+  if (a === undefined) throw new Error(`guest program has no symbol ${name}`);
+  return a;
+}
+
+/** `n` 64-bit words at user address `la` in `t`'s process, read from memory directly. */
+export function readWords(k: Subkernel, t: Thread, la: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const gpa = resolveUser(k, t, la + i * 8, false);
+    if (gpa === null) throw new Error(`user address ${(la + i * 8).toString(16)} is not mapped`);
+    out.push(Number(k.machine.mem.read64(gpa)));
+  }
+  return out;
+}
