@@ -12,17 +12,24 @@ import { join } from 'node:path';
  * matters to programs that read it (args). The exit status does not matter; a program killed
  * by a fault is counted up to and including the faulting instruction. (Lackey rather than
  * cachegrind: both agree on clean exits, but cachegrind loses the counts of the current block
- * when an instruction such as div faults in the middle of it.)
+ * when an instruction such as div faults in the middle of it.) --vex-guest-chase=no: by
+ * default VEX chases a taken conditional branch into the following block and counts some
+ * instructions on the path not taken (seen on muldiv's `a == MIN && b == -1` checks: 298
+ * more than executed); without chasing, the count is what ran.
  */
 export function valgrindInstructionCount(path, args = []) {
   const dir = mkdtempSync(join(tmpdir(), 'skybridge-lackey-'));
   const log = join(dir, 'lackey.log');
   try {
-    const r = spawnSync('valgrind', ['--tool=lackey', `--log-file=${log}`, path, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'ignore', 'pipe'], // valgrind's own errors (bad path) go to stderr
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      'valgrind',
+      ['--tool=lackey', '--vex-guest-chase=no', `--log-file=${log}`, path, ...args],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'ignore', 'pipe'], // valgrind's own errors (bad path) go to stderr
+        timeout: 120_000,
+      },
+    );
     if (r.error?.code === 'ENOENT') {
       throw new Error('valgrind not found on PATH: install valgrind to count instructions');
     }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { registerBinaryCommands } from './commands/binary.ts';
 import { registerExperimentCommands } from './commands/experiments.ts';
+import { registerRunCommand } from './commands/run.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   // Subcommands register themselves here, one line each.
   registerExperimentCommands(program);
   registerBinaryCommands(program);
+  registerRunCommand(program);
   return program;
 }
 

@@ -19,7 +19,7 @@ export interface InitialStack {
 
 /** The 16 bytes AT_RANDOM points at, derived from `seed` (deterministic). */
 export function atRandomBytes(seed: number): Uint8Array {
-  return createHash('sha256').update(`AT_RANDOM ${seed}`).digest().subarray(0, 16);
+  return Uint8Array.from(createHash('sha256').update(`AT_RANDOM ${seed}`).digest().subarray(0, 16));
 }
 
 /**

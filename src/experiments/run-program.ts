@@ -7,7 +7,7 @@ import { Mode } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import { SKYLAKE, type CpuProfile } from '../hw/profile.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
-import { USER_STACK_BYTES, USER_STACK_TOP } from '../kernel/layout.ts';
+import { USER_STACK_TOP } from '../kernel/layout.ts';
 import { LinuxAbi } from '../kernel/linux/abi.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
 import { resolveUser } from '../kernel/user-memory.ts';
@@ -22,6 +22,10 @@ export const RUN_KERNELS = {
   zircon: 'Zircon',
 } as const satisfies Record<string, KernelName>;
 export type RunKernel = keyof typeof RUN_KERNELS;
+
+/** The program's stack, mapped at once (Linux lets it grow to 8 MiB by default; 1 MiB covers
+ *  the C programs here with room to spare and costs 256 frames). */
+export const PROGRAM_STACK_BYTES = 1024 * 1024;
 
 export interface RunOptions {
   kernel: RunKernel;
@@ -97,18 +101,19 @@ export function runProgram(file: Uint8Array, o: RunOptions): RunResult {
     ...(o.pcid !== undefined && { pcid: o.pcid }),
   };
   const k = bootKernel(RUN_KERNELS[o.kernel], m, cfg, [abi]);
-  const { process, image } = loadElf(k, 'program', file);
-  abi.attach(process, image.end);
+  const { process: proc, image } = loadElf(k, 'program', file);
+  abi.attach(proc, image.end);
   // Thread 0's stack ends at USER_STACK_TOP (Subkernel.createThread); leave a page of it
   // for the program's own frames at the least.
-  const stack = buildInitialStack(USER_STACK_TOP, o.args, seed, USER_STACK_BYTES - 4096);
+  const stack = buildInitialStack(USER_STACK_TOP, o.args, seed, PROGRAM_STACK_BYTES - 4096);
   const body = machineCodeBody(m, {
     ...(o.maxInstructions !== undefined && { maxInstructions: o.maxInstructions }),
   });
-  const t = k.createThread(process, 'main', body, {
+  const t = k.createThread(proc, 'main', body, {
     entry: image.entry,
     rsp: stack.rsp,
     machineCode: true,
+    stackBytes: PROGRAM_STACK_BYTES,
   });
   writeUser(k, t, stack.base, stack.bytes);
   while (k.run(STEPS) === STEPS);

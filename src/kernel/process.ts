@@ -3,6 +3,7 @@
 
 import type { Core } from '../hw/core.ts';
 import type { AddressSpace } from './address-space.ts';
+import { USER_STACK_TOP } from './layout.ts';
 import type { CodeLayout } from './code-layout.ts';
 import type { Subkernel } from './subkernel.ts';
 import type { Thread } from './thread.ts';
@@ -17,6 +18,8 @@ export class Process {
   readonly threads: Thread[] = [];
   killed = false;
   killReason = '';
+  /** Where the next thread's stack ends (Subkernel.createThread moves it down). */
+  nextStackTop = USER_STACK_TOP;
   /** Set when the process has its own system calls; else the personality's serve it. */
   syscalls: SyscallInterface | null = null;
 

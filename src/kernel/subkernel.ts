@@ -339,6 +339,8 @@ export class Subkernel {
       rsp?: number;
       /** The thread's user mode is machine code (`body` runs the interpreter). */
       machineCode?: boolean;
+      /** Bytes of stack, mapped at once (default USER_STACK_BYTES). */
+      stackBytes?: number;
       /** Initial RDI, RSI, RDX, RCX, R8, R9 (the SysV argument registers), for an entry
        *  that is a C function. */
       args?: readonly number[];
@@ -351,13 +353,16 @@ export class Subkernel {
     const ipcGpa = this.frames.frame();
     const ipcUser = USER_IPC_BUFFERS + idx * 4096;
     p.space.map(ipcUser, ipcGpa, 4096, { writable: true, noExec: true });
-    const stackTop = USER_STACK_TOP - idx * (USER_STACK_BYTES + 4096);
-    p.space.map(
-      stackTop - USER_STACK_BYTES,
-      this.frames.frames(USER_STACK_BYTES / 4096),
-      USER_STACK_BYTES,
-      { writable: true, noExec: true },
-    );
+    // Stacks go down from USER_STACK_TOP, each below the last with an unmapped guard page.
+    const stackBytes = opts.stackBytes ?? USER_STACK_BYTES;
+    if (stackBytes % 4096 !== 0 || stackBytes <= 0)
+      throw new RangeError(`stack of ${stackBytes} bytes is not a whole number of pages`);
+    const stackTop = p.nextStackTop;
+    p.nextStackTop -= stackBytes + 4096;
+    p.space.map(stackTop - stackBytes, this.frames.frames(stackBytes / 4096), stackBytes, {
+      writable: true,
+      noExec: true,
+    });
     const t = new Thread(
       this.nextThreadId++,
       name,

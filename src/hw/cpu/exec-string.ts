@@ -103,7 +103,14 @@ export function execString(it: Interpreter, d: Insn): Done {
   const regs = it.core.regs;
   let n = 0;
   let byCondition = false;
-  while ((regs.lo[RCX]! | regs.hi[RCX]!) !== 0) {
+  for (;;) {
+    // Room for the next iteration, or for the final count when RCX is 0: if the budget has
+    // none, stop between iterations (restartable, as after an interrupt).
+    if (n + 1 > it.left) {
+      if (n > 0) it.retireExtra(Cls.String, n);
+      return Done.Partial;
+    }
+    if ((regs.lo[RCX]! | regs.hi[RCX]!) === 0) break;
     const go = conditional ? once(it, d, delta) : (once(it, d, delta), true);
     step(it, RCX, -1);
     n++;
@@ -112,7 +119,7 @@ export function execString(it: Interpreter, d: Insn): Done {
       break;
     }
   }
-  // The loop counts the instruction once; the iterations before add theirs.
+  // The main loop counts the instruction once; the iterations before add theirs.
   if (n > 0) it.retireExtra(Cls.String, byCondition ? n - 1 : n);
   return Done.Next;
 }

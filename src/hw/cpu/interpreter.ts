@@ -41,6 +41,9 @@ export const enum Done {
   Syscall = 1,
   /** It retired itself (VMFUNC, RDTSC, CPUID); the translation context may have changed. */
   Self = 2,
+  /** A REP string instruction stopped between iterations (the budget ran out): RIP stays
+   *  at it, its registers say how far it got, and it resumes there. */
+  Partial = 3,
 }
 
 export class Interpreter {
@@ -59,8 +62,11 @@ export class Interpreter {
   next = 0;
   /** Cycles for a taken branch beyond the class's cost (set by handlers). */
   extra = 0;
-  /** Instructions the last run() executed (a REP string instruction counts once). */
+  /** Instructions the last run() retired, counted as the instruction counter counts them
+   *  (each REP iteration one, valgrind's convention). */
   executed = 0;
+  /** What is left of the current run's instruction budget (REP iterations check it). */
+  left = 0;
   private la = 0;
   private laValid = false;
   private readonly costs: Float64Array;
@@ -93,33 +99,37 @@ export class Interpreter {
     this.flags.setRaw(core.rflags);
     this.lastLine = -1;
     this.pageVa = -1;
-    let n = 0;
+    // A finite budget either way, so that executed = budget - left is exact.
+    const budget = Math.min(maxInstructions, Number.MAX_SAFE_INTEGER);
+    this.left = budget;
     try {
       for (;;) {
         if (core.cycles >= limit) return Stop.Limit;
         const rip = core.rip;
         if (rip === stopAt) return Stop.StopAt;
-        if (n >= maxInstructions) return Stop.MaxInstructions;
+        if (this.left <= 0) return Stop.MaxInstructions;
         const d = this.fetchDecode(rip);
         this.rip = rip;
         this.next = rip + d.len;
         this.laValid = false;
         this.extra = 0;
         const done = this.execute(d);
-        n++;
         if (done === Done.Next) {
+          this.left--;
           core.ctr[C.instructions]++;
           core.charge(this.costs[d.cls]! + this.extra);
           core.rip = this.next;
         } else if (done === Done.Syscall) {
+          this.left--;
           return Stop.Syscall;
-        } else {
+        } else if (done === Done.Self) {
+          this.left--;
           this.lastLine = -1;
           this.pageVa = -1;
         }
       }
     } finally {
-      this.executed = n;
+      this.executed = budget - this.left;
       this.syncFlags();
     }
   }
@@ -131,6 +141,7 @@ export class Interpreter {
 
   /** Cost of one more retired instruction of class `cls` (rep iterations). */
   retireExtra(cls: Cls, count: number): void {
+    this.left -= count;
     this.core.ctr[C.instructions] += count;
     this.core.charge(this.costs[cls]! * count);
   }
