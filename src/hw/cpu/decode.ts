@@ -333,7 +333,8 @@ export function decodeOne(bytes: Uint8Array, rip: number): { insn: Insn; incompl
 
 function fill(d: Insn, ins: IcedInstruction): void {
   const m = ins.mnemonic;
-  if (PRIVILEGED.has(m)) {
+  // MOV to or from a control or debug register (SDM MOV CRn/DRn: #GP(0) if CPL > 0).
+  if (PRIVILEGED.has(m) || (m === M.Mov && /_(cr|dr)(_|$)/.test(iced.Code[ins.code] ?? ''))) {
     d.op = Op.Privileged;
     return;
   }
