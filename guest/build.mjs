@@ -90,6 +90,27 @@ export const GUESTS = [
     hostComparable: false,
     kernelProgram: true,
   },
+  {
+    name: 'zircon-ipcbench',
+    dir: 'zircon',
+    description:
+      'the IPC benchmark with zx_channel_call / zx_object_wait_one, zx_channel_read, zx_channel_write as machine code (client_main, server_main entries)',
+    hostComparable: false,
+    kernelProgram: true,
+  },
+  {
+    name: 'fiasco-ipcbench',
+    dir: 'fiasco',
+    description:
+      "sel4bench's IPC benchmark on Fiasco.OC as machine code (client_main, server_main entries)",
+    hostComparable: false,
+    kernelProgram: true,
+  },
+  {
+    name: 'cpuid',
+    description: 'CPUID leaves 0, 1 and 0x40000000 from user mode (a VM exit under the Rootkernel)',
+    hostComparable: false,
+  },
   fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
   fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),

@@ -57,3 +57,11 @@ export function readWords(k: Subkernel, t: Thread, la: number, n: number): numbe
   }
   return out;
 }
+
+/** Writes a 64-bit word at user address `la` of `t`'s process (a parameter the harness sets
+ *  before the program runs), directly in memory. */
+export function writeWord(k: Subkernel, t: Thread, la: number, v: number): void {
+  const gpa = resolveUser(k, t, la, true);
+  if (gpa === null) throw new Error(`user address ${la.toString(16)} is not mapped writable`);
+  k.machine.mem.write64n(gpa, v);
+}

@@ -18,7 +18,7 @@ import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import { Sel4 } from '../kernel/sel4/sel4.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
-import { guestImage, readWords, symbol } from './guest-image.ts';
+import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
 
 export type { IpcResult } from './ipc-harness.ts';
@@ -44,7 +44,7 @@ interface Run {
   instructions: number;
 }
 
-function once(profile: CpuProfile, c: IpcCase, rounds: number): Run {
+function once(profile: CpuProfile, c: IpcCase, rounds: number, warm: number): Run {
   const m = new Machine({ cores: c.crossCore ? 2 : 1, memoryBytes: 1024 ** 3, profile });
   const sel4 = new Sel4({ fastpath: c.fastpath ?? true });
   const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, kpti: c.kpti, pcid: c.pcid });
@@ -67,6 +67,7 @@ function once(profile: CpuProfile, c: IpcCase, rounds: number): Run {
     });
   const srv = start(server, 'server', 'server_main', c.crossCore ? 1 : 0, 101);
   const cli = start(client, 'client', 'client_main', 0, 100);
+  for (const t of new Set([cli, srv])) writeWord(k, t, symbol(g, 'warm_rounds'), warm);
   while (k.run(100_000) === 100_000);
   for (const t of [cli, srv])
     if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
@@ -76,8 +77,8 @@ function once(profile: CpuProfile, c: IpcCase, rounds: number): Run {
 export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
   const runs = c.runs ?? RUNS;
   const total = WARMUP + runs;
-  const r = once(profile, c, total);
-  const warm = once(profile, c, WARMUP);
+  const r = once(profile, c, total, total);
+  const warm = once(profile, c, WARMUP, total);
   const g = guestImage('sel4-ipcbench');
   const words = (t: Thread, name: string): number[] => readWords(r.k, t, symbol(g, name), total);
   const start = words(r.client, 'start_stamp');

@@ -8,8 +8,8 @@ const fast = runSel4Bench(SKYLAKE, { interAs: true, words: 0, kpti: false, pcid:
 test('seL4 fastpath, inter-AS, 0 words, no KPTI: call and reply within 15 % of sel4bench on Skylake (375 / 382)', () => {
   assert.ok(Math.abs(fast.call - 375) / 375 <= 0.15, `call ${fast.call}`);
   assert.ok(Math.abs(fast.reply - 382) / 382 <= 0.15, `reply ${fast.reply}`);
-  // The stamp overhead subtracted is RDTSC's own cost.
-  assert.equal(fast.overhead, SKYLAKE.ops.rdtsc);
+  // The stamp overhead subtracted is RDTSC's own cost and the compiler's moves around it.
+  assert.ok(fast.overhead >= SKYLAKE.ops.rdtsc && fast.overhead <= SKYLAKE.ops.rdtsc + 2);
 });
 
 test('the IPC costs follow from the mechanism: same AS skips the CR3 write; PCID off and KPTI cost more; 10 words take the slowpath', () => {

@@ -115,7 +115,7 @@ test('Fiasco messages of 0..63 words are intact and in order both ways (fast-che
   );
 });
 
-test("Fiasco one-way inter-AS IPC (no KPTI, PCID on, default profile) is BELOW L4Re's published 934–1172 cycles: ~515 cycles from ~465 instructions per one way (L4Re: 613); the model charges CPI 0.5 with no WRMSR cost for the FS/GS base writes of switch_cpu", () => {
+test("Fiasco one-way inter-AS IPC (no KPTI, PCID on, default profile) is BELOW L4Re's published 934–1172 cycles: ~515 cycles from ~478 instructions per one way (L4Re: 613); the kernel is charged at CPI 0.5 with no WRMSR cost for the FS/GS base writes of switch_cpu", () => {
   const r = runFiascoBench(SKYLAKE, { interAs: true, words: 0, kpti: false, pcid: true });
   const oneWay = r.instructions / 2;
   // Instructions: within 30 % of L4Re's 613 (the per-step counts are estimates, not fitted).
@@ -123,7 +123,9 @@ test("Fiasco one-way inter-AS IPC (no KPTI, PCID on, default profile) is BELOW L
   // Cycles: honestly below the published range; more than seL4's fastpath on this model.
   assert.ok(r.call < 934 && r.reply < 934, `call ${r.call}, reply ${r.reply}`);
   assert.ok(r.call > 400 && r.reply > 400, `call ${r.call}, reply ${r.reply}`);
-  assert.ok(Math.abs(r.roundTrip - (r.call + r.reply + 2 * r.overhead)) < 1);
+  // The round trip also holds the server's work between its two stamps (the arrival
+  // stamp's store, the reply's message), which neither one-way figure does.
+  assert.ok(r.roundTrip > r.call + r.reply + 2 * r.overhead);
 });
 
 test('Fiasco without PCID (Fiasco enables PCID only with kernel isolation, Kconfig IA32_PCID) pays a flushing CR3 write and the TLB refill each way', () => {
