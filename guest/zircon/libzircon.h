@@ -1,10 +1,10 @@
 /* The user side of the Zircon Subkernel's system calls, as the vDSO's x86-64 wrappers make
    them (zircon/system/ulib/zircon/syscalls-x86-64.S, zircon-syscall-x86.S): the number in
    EAX, arguments 1..6 in RDI RSI RDX R10 R8 R9 (R10 instead of RCX, which SYSCALL takes for
-   the return RIP), 7 and 8 in R12 R13; a zx_status_t comes back in EAX. The kernel
-   (arch/x86/syscall.S x86_syscall) restores every other register; SYSCALL/SYSRET clobber RCX
-   and R11. The numbers are the Subkernel's (src/kernel/zircon/objects.ts Sys), not Fuchsia's
-   generated ones. */
+   the return RIP), 7 and 8 in R12 R13; a zx_status_t comes back in EAX. The kernel restores
+   every other register on the way out (kernel/arch/x86/syscall.S
+   x86_syscall_cleanup_and_return); SYSCALL/SYSRET clobber RCX and R11. The numbers are the
+   Subkernel's (src/kernel/zircon/objects.ts Sys), not Fuchsia's generated ones. */
 #pragma once
 #include <stdint.h>
 
@@ -31,10 +31,8 @@ enum {
 #define ZX_CHANNEL_MAX_MSG_BYTES 65536u
 #define ZX_HANDLE_INVALID ((zx_handle_t)0)
 
-/* Zircon's ZX_TIME_INFINITE is INT64_MAX; the Subkernel compares the deadline register,
-   read as a double, with its own TIME_INFINITE (2^53 - 1, src/kernel/zircon/objects.ts), so
-   that is the value that means "no deadline" here. */
-#define ZX_TIME_INFINITE ((zx_time_t)0x1fffffffffffffLL)
+/* zircon/time.h. */
+#define ZX_TIME_INFINITE ((zx_time_t)0x7fffffffffffffffLL)
 
 /* zircon/types.h: what zx_channel_call copies in from user memory (48 bytes). */
 typedef struct {

@@ -177,7 +177,8 @@ function run(ctx: RunContext): ExperimentResult {
       'First rows: the three Subkernels with their native IPC and with SkyBridge built in, same machine, same configuration; "× faster" is the native round trip divided by SkyBridge\'s.',
       'Mean of 64 IPCs after 16 warm-up IPCs; client priority 100, server 101; one core unless stated.',
       "One-way figures across cores compare two cores' clocks, which the model keeps in step through the IPI's arrival time.",
-      "Instruction counts of the kernel paths are estimates from seL4 10.1.1's source (src/kernel/sel4/paths.ts); nothing is fitted to the published figures.",
+      "Native clients and servers are machine code built by gcc (guest/sel4, guest/fiasco, guest/zircon) calling each kernel through its own register ABI; SkyBridge's trampoline and handlers are still TypeScript blocks.",
+      "Kernel paths are charged as instruction counts estimated from each kernel's source (src/kernel/*/paths.ts) at the profile's CPI for kernel code, which was chosen with sel4bench's seL4 figure in view (docs/research/profile-sources.md): the seL4 rows are partly calibrated, not independent reproductions.",
     ],
   };
 }

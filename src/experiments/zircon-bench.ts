@@ -1,18 +1,27 @@
 // sel4bench's IPC benchmark shape on the Zircon Subkernel, with Zircon's own calls (as
-// Fuchsia's channel round-trip microbenchmarks do them): the client loops on
-// zx_channel_call; the server loops on zx_object_wait_one(READABLE), zx_channel_read, and
-// zx_channel_write of a reply with the request's txid. Stamps (RDTSC in each program's own
-// text): the client's right before zx_channel_call and the server's right after
-// zx_channel_read returns give the one-way call; the server's right before zx_channel_write
-// and the client's right after its call returns give the one-way reply; the client's two
-// give the round trip. The overhead of two back-to-back stamps is subtracted, as sel4bench
-// does. Nothing here or in the kernel paths is fitted to any result.
+// Fuchsia's channel round-trip microbenchmarks do them), run as machine code:
+// guest/zircon/zircon-ipcbench.c, built by gcc, calls the Subkernel through our libzircon
+// (guest/zircon/libzircon.h). The client loops on zx_channel_call; the server loops on
+// zx_object_wait_one(READABLE), zx_channel_read, and zx_channel_write of a reply with the
+// request's txid. Stamps (RDTSC in each program's own code): the client's right before
+// zx_channel_call and the server's right after zx_channel_read returns give the one-way
+// call; the server's right before zx_channel_write and the client's right after its call
+// returns give the one-way reply; the client's two give the round trip. The overhead of two
+// back-to-back stamps is subtracted, as sel4bench does; the mean of the measured round trips
+// after WARMUP. Instructions per round trip: the same run with only the warm-up, subtracted
+// (the model is deterministic). Nothing here or in the kernel paths is fitted to any result.
 
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import { UBUF, ZirconLib } from '../kernel/zircon/libzircon.ts';
+import { loadElf } from '../kernel/elf-loader.ts';
+import { machineCodeBody } from '../kernel/machine-code.ts';
+import type { Process } from '../kernel/process.ts';
+import type { Subkernel } from '../kernel/subkernel.ts';
+import type { Thread } from '../kernel/thread.ts';
+import { MAX_MSG_BYTES } from '../kernel/zircon/objects.ts';
 import { bootZircon } from '../kernel/zircon/zircon.ts';
-import { measureIpc, type IpcResult } from './ipc-harness.ts';
+import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
+import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
 
 export interface ZirconCase {
   /** Client and server in different processes (address spaces) or one. */
@@ -27,42 +36,83 @@ export interface ZirconCase {
 
 export type ZirconResult = IpcResult;
 
-export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult {
-  if (c.bytes < 4) throw new RangeError('a zx_channel_call message holds at least its txid');
+interface Run {
+  k: Subkernel;
+  client: Thread;
+  server: Thread;
+  instructions: number;
+}
+
+function once(profile: CpuProfile, c: ZirconCase, rounds: number, warm: number): Run {
   const m = new Machine({ cores: c.crossCore ? 2 : 1, memoryBytes: 1024 ** 3, profile });
   const { k, zircon } = bootZircon(m, { kpti: c.kpti, pcid: c.pcid });
-  let ch!: { a: number; b: number };
-  // One process: the server's buffers sit beyond the client's in the shared data pages.
-  const srv = c.interAs ? 0 : Math.ceil(c.bytes / 64) * 64;
-  if (srv * 2 > UBUF.recv - UBUF.send) throw new RangeError('message too long for one process');
-  const payload = Uint8Array.from({ length: c.bytes }, (_, i) => i & 0xff);
-  return measureIpc(m, {
-    k,
-    interAs: c.interAs,
-    serverCore: c.crossCore ? 1 : 0,
-    layoutLib: (t) => ZirconLib.layout(t),
-    prepare(client, server) {
-      ch = zircon.createChannel(client, server);
-    },
-    *server(u, lib, hooks, total) {
-      for (let i = 0; i < total; i++) {
-        yield* lib.waitOne(u, ch.b);
-        yield* lib.read(u, ch.b, UBUF.recv + srv, c.bytes);
-        hooks.received(u);
-        // The reply carries the request's txid (the first four bytes); the rest of the
-        // reply was written once, before the loop.
-        if (i === 0) u.writeBytes(UBUF.send + srv, payload);
-        u.store32(UBUF.send + srv, u.load32(UBUF.recv + srv));
-        hooks.replying(u);
-        yield* lib.write(u, ch.b, UBUF.send + srv, c.bytes);
-      }
-    },
-    clientPrologue(u) {
-      u.writeBytes(UBUF.send, payload);
-    },
-    *call(u, lib) {
-      const st = yield* lib.call(u, ch.a, UBUF.send, c.bytes, UBUF.recv, c.bytes);
-      if (st !== 0) throw new Error(`zx_channel_call returned ${st}`);
-    },
-  });
+  const g = guestImage('zircon-ipcbench');
+  const client = loadElf(k, 'client', g.bytes).process;
+  const server = c.interAs ? loadElf(k, 'server', g.bytes).process : client;
+  const ch = zircon.createChannel(client, server);
+  // Where each process's threads park when done: a channel whose ends it holds both of, so
+  // no one ever writes to it.
+  const park = new Map(
+    [...new Set([client, server])].map((p) => [p, zircon.createChannel(p, p).a]),
+  );
+  const start = (
+    p: Process,
+    name: string,
+    entry: string,
+    core: number,
+    priority: number,
+    handle: number,
+  ): Thread =>
+    k.createThread(p, name, machineCodeBody(m), {
+      core,
+      priority,
+      entry: symbol(g, entry),
+      machineCode: true,
+      // RDI, RSI, RDX, (RCX: SYSRET's RIP), R8.
+      args: [rounds, c.bytes, handle, 0, park.get(p)!],
+    });
+  const srv = start(server, 'server', 'server_main', c.crossCore ? 1 : 0, 101, ch.b);
+  const cli = start(client, 'client', 'client_main', 0, 100, ch.a);
+  for (const t of new Set([cli, srv])) writeWord(k, t, symbol(g, 'warm_rounds'), warm);
+  while (k.run(100_000) === 100_000);
+  for (const t of [cli, srv])
+    if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
+  return { k, client: cli, server: srv, instructions: m.snapshot().get('instructions') };
+}
+
+export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult {
+  if (c.bytes < 4) throw new RangeError('a zx_channel_call message holds at least its txid');
+  if (c.bytes > MAX_MSG_BYTES) throw new RangeError('longer than ZX_CHANNEL_MAX_MSG_BYTES');
+  const runs = RUNS;
+  const total = WARMUP + runs;
+  const r = once(profile, c, total, total);
+  const warm = once(profile, c, WARMUP, total);
+  const g = guestImage('zircon-ipcbench');
+  const words = (t: Thread, name: string, n = total): number[] =>
+    readWords(r.k, t, symbol(g, name), n);
+  for (const [t, name] of [
+    [r.client, 'client_status'],
+    [r.server, 'server_status'],
+  ] as const) {
+    const st = words(t, name, 1)[0]! | 0;
+    if (st !== 0) throw new Error(`IPC benchmark: the ${t.name} got zx_status_t ${st}`);
+  }
+  const start = words(r.client, 'start_stamp');
+  const end = words(r.client, 'end_stamp');
+  const arrive = words(r.server, 'arrive_stamp');
+  const reply = words(r.server, 'reply_stamp');
+  const overhead = words(r.client, 'overhead', 1)[0]!;
+  if (end[total - 1] === 0) throw new Error('IPC benchmark: the client did not finish');
+  const mean = (f: (i: number) => number): number => {
+    let s = 0;
+    for (let i = WARMUP; i < total; i++) s += f(i);
+    return s / runs - overhead;
+  };
+  return {
+    call: mean((i) => arrive[i]! - start[i]!),
+    reply: mean((i) => end[i]! - reply[i]!),
+    roundTrip: mean((i) => end[i]! - start[i]!),
+    overhead,
+    instructions: (r.instructions - warm.instructions) / runs,
+  };
 }

@@ -341,11 +341,14 @@ export class Subkernel {
       /** Bytes of stack, mapped at once (default USER_STACK_BYTES). */
       stackBytes?: number;
       /** Initial RDI, RSI, RDX, RCX, R8, R9 (the SysV argument registers), for an entry
-       *  that is a C function. */
+       *  that is a C function. The fourth must be 0: a new thread enters user mode by
+       *  SYSRET, which loads RCX with RIP (a C entry sees its own address there). */
       args?: readonly number[];
     } = {},
   ): Thread {
     const core = this.machine.core(opts.core ?? 0);
+    if ((opts.args?.[3] ?? 0) !== 0)
+      throw new RangeError('a new thread cannot be given RCX (SYSRET loads it with RIP)');
     const L = this.personality.tcb;
     const tcbGpa = this.frames.frames(Math.ceil(L.objectBytes / 4096));
     const idx = p.threads.length;

@@ -11,7 +11,7 @@ import { USER_DATA } from '../layout.ts';
 import type { UserEvent } from '../thread.ts';
 import type { UserApi } from '../user.ts';
 import { R8, R9, R10, R12, R13 } from '../tcb-layout.ts';
-import { CALL_ARGS, SIGNAL, Sys, TIME_INFINITE } from './objects.ts';
+import { CALL_ARGS, SIGNAL, Sys, TIME_INFINITE, TIME_INFINITE_BITS } from './objects.ts';
 
 interface Stub {
   setup: Block;
@@ -56,7 +56,10 @@ export class ZirconLib {
     u.run(s.setup);
     const r = u.regs;
     const regs = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13];
-    for (let i = 0; i < regs.length; i++) r.set(regs[i]!, args[i] ?? 0);
+    for (let i = 0; i < regs.length; i++) {
+      if (args[i] === TIME_INFINITE) r.setBig(regs[i]!, TIME_INFINITE_BITS);
+      else r.set(regs[i]!, args[i] ?? 0);
+    }
     r.set(R.RAX, Sys[which]);
     yield* u.syscall(s.syscall);
     // zx_status_t comes back in EAX.

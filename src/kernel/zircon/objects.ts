@@ -69,8 +69,12 @@ export const SIGNAL = {
 
 /** ZX_OBJ_TYPE_CHANNEL (zircon/types.h); stored where the dispatcher's vtable pointer is. */
 export const OBJ_TYPE_CHANNEL = 4;
-/** ZX_TIME_INFINITE; deadline 0 means "do not block". */
-export const TIME_INFINITE = Number.MAX_SAFE_INTEGER;
+/** The kernel's reading of a deadline of ZX_TIME_INFINITE (INT64_MAX, zircon/time.h): the
+ *  system-call entry turns exactly those 64 bits into this value (a register read as a number
+ *  cannot tell INT64_MAX from its neighbours). Deadline 0 means "do not block". */
+export const TIME_INFINITE = Infinity;
+/** ZX_TIME_INFINITE's bits, as user code puts them in a register. */
+export const TIME_INFINITE_BITS = 0x7fff_ffff_ffff_ffffn;
 /** ZX_CHANNEL_MAX_MSG_BYTES / _HANDLES (types.h). */
 export const MAX_MSG_BYTES = 65536;
 export const MAX_MSG_HANDLES = 64;

@@ -32,6 +32,7 @@ import { callResume, channelCall, channelRead, channelWrite } from './channel.ts
 import { HandleArena, lookupHandle, releaseRef, type Lookup } from './handles.ts';
 import { PagePool } from './heap.ts';
 import {
+  TIME_INFINITE,
   ARENA_HANDLES,
   CH,
   CH_BYTES,
@@ -273,6 +274,9 @@ export class Zircon implements Personality {
     core.exec(P.sysGlue.at, P.sysGlue.bytes, P.sysGlue.instructions);
     const r = core.regs;
     const a = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13].map((i) => r.get(i));
+    // The deadline (third argument of channel_call and object_wait_one): only INT64_MAX is
+    // infinite; read exactly, not through the rounded number.
+    if (r.hi[R.RDX] === 0x7fff_ffff && r.lo[R.RDX] === -1) a[2] = TIME_INFINITE;
     this.woken = [];
     let status: number | null;
     switch (r.get(R.RAX)) {
