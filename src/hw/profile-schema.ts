@@ -108,6 +108,10 @@ export const profileSchema = z.object({
     sseSqrt: nonNeg,
     sseCvt: nonNeg,
     nop: nonNeg,
+    sseShuffle: nonNeg,
+    sseInsert: nonNeg,
+    sseDivSingle: nonNeg,
+    sseSqrtSingle: nonNeg,
   }),
   /** Where each figure comes from, by dotted path ("caches.l1d.latency"). */
   sources: z.record(z.string(), z.string()),

@@ -76,8 +76,7 @@ function onHost(name: string): {
  */
 const VALGRIND_EXTRA: Record<string, number> = { alloc: 4 };
 
-// SSE2 (vector) is not interpreted yet.
-const comparable = GUESTS.filter((g) => g.hostComparable && g.sse !== true);
+const comparable = GUESTS.filter((g) => g.hostComparable);
 
 for (const g of comparable) {
   test(`${g.name}: same output and exit status as on the host`, () => {

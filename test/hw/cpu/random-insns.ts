@@ -28,8 +28,24 @@ export interface Spec {
   rep?: 1 | 2; // string ops: 1 = REP/REPE, 2 = REPNE
 }
 export type Unit = Spec[];
-export type InsnClass = 'alu' | 'move' | 'shift' | 'muldiv' | 'bits' | 'string' | 'stack' | 'sse2';
-export const INSN_CLASSES = words('alu move shift muldiv bits string stack sse2') as InsnClass[];
+export type InsnClass =
+  | 'alu'
+  | 'move'
+  | 'shift'
+  | 'muldiv'
+  | 'bits'
+  | 'string'
+  | 'stack'
+  | 'sse2'
+  | 'sse2int'
+  | 'sse2shuffle'
+  | 'ssefloat'
+  | 'ssealign';
+/** The classes whose code never faults but for #DE (native.test.ts checks it); 'ssealign',
+ *  whose memory operands are misaligned on purpose, is drawn only when asked for. */
+export const INSN_CLASSES = words(
+  'alu move shift muldiv bits string stack sse2 sse2int sse2shuffle ssefloat',
+) as InsnClass[];
 
 /** Displacements of [r15+disp] operands lie in [MEM_LO, MEM_HI) (relative to R15). */
 export const MEM_LO = -0x800;
@@ -371,10 +387,30 @@ function sse2(g: G): Unit {
       ['Movdqa_xmmm128_xmm', 'm128a', 'x'],
       ['Movdqu_xmm_xmmm128', 'x', 'm128u'],
       ['Movdqu_xmmm128_xmm', 'm128u', 'x'],
+      ['Movaps_xmmm128_xmm', 'm128a', 'x'],
+      ['Movups_xmm_xmmm128', 'x', 'm128u'],
+      ['Movups_xmmm128_xmm', 'm128u', 'x'],
+      ['Movss_xmm_xmmm32', 'x', 'm32'],
+      ['Movss_xmmm32_xmm', 'm32', 'x'],
+      ['Lddqu_xmm_m128', 'x', 'mu'],
+      ['Movntdq_m128_xmm', 'ma', 'x'],
+      ['Movntps_m128_xmm', 'ma', 'x'],
+      ['Movntpd_m128_xmm', 'ma', 'x'],
     ] as const);
     const opnd = (kind: string): Opnd =>
-      kind === 'x' ? x() : kind === 'm64' ? xm64() : xm128(kind === 'm128a');
+      kind === 'x'
+        ? x()
+        : kind === 'm64' || kind === 'm32'
+          ? xm64()
+          : kind === 'ma' || kind === 'mu'
+            ? mem(g, kind === 'ma' ? 16 : 1)
+            : xm128(kind === 'm128a');
     return [{ c, o: [opnd(d), opnd(src)] }];
+  }
+  if (k < 33) {
+    if (chance(g, 50)) return [{ c: pick(g, ['Sfence', 'Lfence', 'Mfence']), o: [] }];
+    const s = pick(g, [32, 64] as Size[]);
+    return [{ c: `Movnti_m${s}_r${s}`, o: [mem(g), pick(g, SRC[s])] }];
   }
   if (k < 60)
     return [
@@ -401,6 +437,282 @@ function sse2(g: G): Unit {
   ];
 }
 
+// ---- Packed SSE2 integer, shuffles, single and packed floating point ----------------------
+
+const hexes = (text: string): number[] =>
+  text
+    .trim()
+    .split(/\s+/)
+    .map((h) => parseInt(h, 16) | 0);
+/** Singles worth planting: ±0, ±inf, quiet and signalling NaNs (with payloads), denormals,
+ *  min normal, max finite, rounding ties, the edges of CVT(T)SS2SI and of float → int32. */
+const F32_SPECIAL = hexes(`0 80000000 7f800000 ff800000 7fc00000 ffc00000 7f800001 7fa00bad
+  ffbfffff 1 7fffff 80000001 800000 7f7fffff ff7fffff 3f800000 bf800000 3f000000 3fc00000
+  40200000 c0200000 4f000000 cf000000 cf000001 4effffff 5f000000 df000000 5effffff 4b800001
+  33800000 34000000`);
+/** Doubles worth planting as [low, high] dwords: the same kinds, plus values that round when
+ *  narrowed to single (ties, just above ties, beyond the single range, single denormals). */
+const F64_SPECIAL: [number, number][] = (
+  [
+    [0, 0],
+    [0, 0x80000000],
+    [0, 0x7ff00000],
+    [0, 0xfff00000],
+    [0, 0x7ff80000],
+    [1, 0x7ff00000],
+    [0xdeadbeef, 0x7ff40000],
+    [0xe0000000, 0x7ff7ffff],
+    [1, 0],
+    [0, 0x3ff00000],
+    [0, 0x3ff80000],
+    [0, 0xc0040000],
+    [0, 0x41e00000],
+    [0, 0xc1e00000],
+    [0x00200000, 0xc1e00000],
+    [0, 0x43e00000],
+    [0x10000000, 0x3ff00000], // 1 + 2^-24: a tie when narrowed to single
+    [0x10000001, 0x3ff00000],
+    [0x30000000, 0x3ff00000],
+    [0xe0000000, 0x47efffff], // just above the largest single
+    [0, 0x47f00000],
+    [0, 0x36a00000], // 2^-149, the least single denormal
+    [0, 0x36900000], // 2^-150: ties to zero
+    [1, 0x36900000],
+    [0xffffffff, 0x7fefffff],
+  ] as [number, number][]
+).map(([l, h]) => [l | 0, h | 0]);
+/** Integer lanes with saturation and sign edges in every width. */
+const INT_SPECIAL = hexes(`0 ffffffff 7fffffff 80000000 7fff8000 80007fff 00ff7f80 ff007f80
+  7f7f7f7f 80808080 80008000 ffff0000 0000ffff 00010001 fffe0002 01010101 7ffe8001`);
+
+/** Four MOV dword stores and a MOVUPS: XMM register `reg` holds chosen lanes afterwards. */
+function literal(g: G, reg: string, kind: 'f32' | 'f64' | 'int'): Spec[] {
+  const at = mem(g, chance(g, 50) ? 16 : 1);
+  const lanes: number[] = [];
+  if (kind === 'f64')
+    for (let q = 0; q < 2; q++) {
+      const v = chance(g, 80) ? pick(g, F64_SPECIAL) : [int(g, -1000, 1000), int(g, -1000, 1000)];
+      lanes.push(v[0]!, v[1]!);
+    }
+  else
+    for (let i = 0; i < 4; i++)
+      lanes.push(
+        chance(g, 75)
+          ? pick(g, kind === 'f32' ? F32_SPECIAL : INT_SPECIAL)
+          : g(fc.integer, { min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      );
+  return [
+    ...lanes.map((v, i) => ({ c: 'Mov_rm32_imm32', o: [{ m: at.m + 4 * i }, { i: v }] })),
+    { c: 'Movups_xmm_xmmm128', o: [reg, at] },
+  ];
+}
+
+/** An XMM register or, one time in four, an aligned m128. */
+function xm128a(g: G): Opnd {
+  return chance(g, 25) ? mem(g, 16) : pick(g, XMM);
+}
+
+const PACKED_INT = words(
+  `Paddb Paddw Paddd Paddq Psubb Psubw Psubd Psubq Paddsb Paddsw Paddusb
+  Paddusw Psubsb Psubsw Psubusb Psubusw Pcmpeqb Pcmpeqw Pcmpeqd Pcmpgtb Pcmpgtw Pcmpgtd Pminub
+  Pmaxub Pminsw Pmaxsw Pavgb Pavgw Pmullw Pmulhw Pmulhuw Pmuludq Pmaddwd Psadbw Pand Pandn Por
+  Pxor`.replace(/\s+/g, ' '),
+);
+
+function sse2int(g: G): Unit {
+  const dst = pick(g, XMM);
+  const src = xm128a(g);
+  const unit: Unit = [];
+  // Planted lanes (saturation edges) in either operand, sometimes both the same register.
+  if (chance(g, 40)) unit.push(...literal(g, dst, 'int'));
+  if (typeof src === 'string' && chance(g, 30)) unit.push(...literal(g, src, 'int'));
+  unit.push({ c: `${pick(g, PACKED_INT)}_xmm_xmmm128`, o: [dst, src] });
+  return unit;
+}
+
+const SHIFTS = words('Psllw Pslld Psllq Psrlw Psrld Psrlq Psraw Psrad');
+const UNPACKS = words(
+  `Punpcklbw Punpcklwd Punpckldq Punpcklqdq Punpckhbw Punpckhwd Punpckhdq
+  Punpckhqdq Unpcklps Unpckhps Unpcklpd Unpckhpd Packsswb Packssdw Packuswb`.replace(/\s+/g, ' '),
+);
+
+function sse2shuffle(g: G): Unit {
+  const dst = pick(g, XMM);
+  const k = int(g, 0, 99);
+  const count = (width: number): number =>
+    chance(g, 80) ? int(g, 0, width + 1) : pick(g, [width - 1, width, 64, 127, 255]);
+  if (k < 20) {
+    // By imm8, or by an XMM/m128 count: mostly a small one, set with MOVD (or stored).
+    const mn = pick(g, SHIFTS);
+    const width = mn.endsWith('w') ? 16 : mn.endsWith('d') ? 32 : 64;
+    if (chance(g, 40)) return [{ c: `${mn}_xmm_imm8`, o: [dst, { i: count(width) }] }];
+    const form = int(g, 0, 2);
+    if (form === 0) return [{ c: `${mn}_xmm_xmmm128`, o: [dst, xm128a(g)] }]; // random count
+    if (form === 1) {
+      const c = pick(g, XMM);
+      return [
+        { c: 'Mov_r32_imm32', o: ['EAX', { i: count(width) }] },
+        { c: 'Movd_xmm_rm32', o: [c, 'EAX'] },
+        { c: `${mn}_xmm_xmmm128`, o: [dst, c] },
+      ];
+    }
+    const at = mem(g, 16);
+    return [
+      { c: 'Mov_rm32_imm32', o: [at, { i: count(width) }] },
+      { c: 'Mov_rm32_imm32', o: [{ m: at.m + 4 }, { i: chance(g, 90) ? 0 : 1 }] },
+      { c: `${mn}_xmm_xmmm128`, o: [dst, at] },
+    ];
+  }
+  if (k < 28) {
+    const mn = pick(g, ['Pslldq', 'Psrldq']);
+    return [
+      { c: `${mn}_xmm_imm8`, o: [dst, { i: chance(g, 85) ? int(g, 0, 17) : int(g, 0, 255) }] },
+    ];
+  }
+  if (k < 40) {
+    const mn = pick(g, ['Pshufd', 'Pshuflw', 'Pshufhw', 'Shufps', 'Shufpd']);
+    return [{ c: `${mn}_xmm_xmmm128_imm8`, o: [dst, xm128a(g), { i: int(g, 0, 255) }] }];
+  }
+  if (k < 65) {
+    const unit: Unit = chance(g, 30) ? literal(g, dst, 'int') : [];
+    unit.push({ c: `${pick(g, UNPACKS)}_xmm_xmmm128`, o: [dst, xm128a(g)] });
+    return unit;
+  }
+  if (k < 75) {
+    const s = pick(g, [32, 64] as Size[]);
+    const imm = { i: chance(g, 85) ? int(g, 0, 7) : int(g, 0, 255) };
+    if (chance(g, 50)) return [{ c: `Pextrw_r${s}_xmm_imm8`, o: [pick(g, DST[s]), dst, imm] }];
+    const from: Opnd = chance(g, 30) ? mem(g) : pick(g, SRC[s]);
+    return [{ c: `Pinsrw_xmm_r${s}m16_imm8`, o: [dst, from, imm] }];
+  }
+  if (k < 85) return [{ c: `${pick(g, ['Movhlps', 'Movlhps'])}_xmm_xmm`, o: [dst, pick(g, XMM)] }];
+  const s = pick(g, [32, 64] as Size[]);
+  const mn = pick(g, ['Movmskps', 'Movmskpd', 'Pmovmskb']);
+  const unit: Unit = chance(g, 30) ? literal(g, dst, 'f32') : [];
+  unit.push({ c: `${mn}_r${s}_xmm`, o: [pick(g, DST[s]), dst] });
+  return unit;
+}
+
+const FP_ARITH = words('Add Sub Mul Div Min Max Sqrt');
+
+function ssefloat(g: G): Unit {
+  const dst = pick(g, XMM);
+  const xm = (bytes: 4 | 8 | 16): Opnd =>
+    bytes === 16 ? xm128a(g) : chance(g, 30) ? mem(g, chance(g, 80) ? bytes : 1) : pick(g, XMM);
+  const k = int(g, 0, 99);
+  const unit: Unit = [];
+  // Plant special values in the destination and/or a register source.
+  const plant = (reg: Opnd, kind: 'f32' | 'f64'): void => {
+    if (typeof reg === 'string' && chance(g, 45)) unit.push(...literal(g, reg, kind));
+  };
+  if (k < 40) {
+    // Arithmetic: scalar single, packed single, packed double.
+    const [sfx, bytes, kind] = pick(g, [
+      ['ss', 4, 'f32'],
+      ['ps', 16, 'f32'],
+      ['pd', 16, 'f64'],
+    ] as const);
+    const src = xm(bytes);
+    plant(dst, kind);
+    plant(src, kind);
+    const mm = bytes === 4 ? 'xmmm32' : 'xmmm128';
+    unit.push({ c: `${pick(g, FP_ARITH)}${sfx}_xmm_${mm}`, o: [dst, src] });
+    return unit;
+  }
+  if (k < 55) {
+    const [mn, bytes, kind] = pick(g, [
+      ['Cmpss', 4, 'f32'],
+      ['Cmpps', 16, 'f32'],
+      ['Cmpsd', 8, 'f64'],
+      ['Cmppd', 16, 'f64'],
+    ] as const);
+    const src = xm(bytes);
+    plant(dst, kind);
+    plant(src, kind);
+    const mm = bytes === 4 ? 'xmmm32' : bytes === 8 ? 'xmmm64' : 'xmmm128';
+    const imm = chance(g, 90) ? int(g, 0, 7) : int(g, 8, 255);
+    unit.push({ c: `${mn}_xmm_${mm}_imm8`, o: [dst, src, { i: imm }] });
+    return unit;
+  }
+  if (k < 63) {
+    const src = xm(4);
+    plant(dst, 'f32');
+    plant(src, 'f32');
+    unit.push({ c: `${pick(g, ['Ucomiss', 'Comiss'])}_xmm_xmmm32`, o: [dst, src] });
+    return unit;
+  }
+  if (k < 72) {
+    const s = pick(g, [32, 64] as Size[]);
+    if (chance(g, 40)) {
+      // Integers that round when narrowed to single: wide random ones and the edges.
+      const r = pick(g, DST[s]);
+      const v = g(fc.bigInt, { min: 0n, max: 2n ** 64n - 1n });
+      const edge = pick(g, [2n ** 60n + 2n ** 36n + 1n, 2n ** 63n, 2n ** 24n + 1n, 2n ** 53n + 1n]);
+      unit.push({
+        c: 'Mov_r64_imm64',
+        o: [GPR[64][GPR[s].indexOf(r)]!, { i64: chance(g, 50) ? v : edge }],
+      });
+      unit.push({ c: `Cvtsi2ss_xmm_rm${s}`, o: [dst, r] });
+      return unit;
+    }
+    unit.push({ c: `Cvtsi2ss_xmm_rm${s}`, o: [dst, rm(g, s, false)] });
+    return unit;
+  }
+  if (k < 80) {
+    const s = pick(g, [32, 64] as Size[]);
+    const src = xm(4);
+    plant(src, 'f32');
+    unit.push({
+      c: `${pick(g, ['Cvttss2si', 'Cvtss2si'])}_r${s}_xmmm32`,
+      o: [pick(g, DST[s]), src],
+    });
+    return unit;
+  }
+  const [c, bytes, kind] = pick(g, [
+    ['Cvtss2sd_xmm_xmmm32', 4, 'f32'],
+    ['Cvtsd2ss_xmm_xmmm64', 8, 'f64'],
+    ['Cvtdq2pd_xmm_xmmm64', 8, 'f32'],
+    ['Cvtps2pd_xmm_xmmm64', 8, 'f32'],
+    ['Cvtpd2ps_xmm_xmmm128', 16, 'f64'],
+    ['Cvtdq2ps_xmm_xmmm128', 16, 'f32'],
+    ['Cvttpd2dq_xmm_xmmm128', 16, 'f64'],
+    ['Cvtpd2dq_xmm_xmmm128', 16, 'f64'],
+    ['Cvttps2dq_xmm_xmmm128', 16, 'f32'],
+    ['Cvtps2dq_xmm_xmmm128', 16, 'f32'],
+  ] as const);
+  const src = xm(bytes);
+  plant(src, kind);
+  unit.push({ c, o: [dst, src] });
+  return unit;
+}
+
+const ALIGN_CODES = [
+  ...PACKED_INT.map((mn) => `${mn}_xmm_xmmm128`),
+  ...words(
+    `Movdqa_xmm_xmmm128 Movdqa_xmmm128_xmm Movaps_xmm_xmmm128 Movaps_xmmm128_xmm
+    Movapd_xmm_xmmm128 Movntdq_m128_xmm Movntps_m128_xmm Movntpd_m128_xmm Pshufd_xmm_xmmm128_imm8
+    Shufps_xmm_xmmm128_imm8 Psllw_xmm_xmmm128 Psrad_xmm_xmmm128 Punpckhqdq_xmm_xmmm128
+    Packuswb_xmm_xmmm128 Addps_xmm_xmmm128 Sqrtpd_xmm_xmmm128 Cmpps_xmm_xmmm128_imm8
+    Cvtpd2ps_xmm_xmmm128 Cvttps2dq_xmm_xmmm128 Xorps_xmm_xmmm128 Unpcklpd_xmm_xmmm128
+    Movdqu_xmm_xmmm128 Movdqu_xmmm128_xmm Movups_xmm_xmmm128 Movupd_xmmm128_xmm Lddqu_xmm_m128
+    Cvtps2pd_xmm_xmmm64 Cvtdq2pd_xmm_xmmm64 Addss_xmm_xmmm32 Cmpsd_xmm_xmmm64_imm8
+    Movhpd_xmm_m64 Pinsrw_xmm_r32m16_imm8`.replace(/\s+/g, ' '),
+  ),
+];
+
+/** One instruction whose memory operand is 16-byte misaligned (or, one time in sixteen,
+ *  aligned): #GP(0) for a legacy-SSE m128 operand but for the unaligned moves; m64/m32/m16
+ *  operands have no alignment rule. Not in INSN_CLASSES: its code faults. */
+function ssealign(g: G): Unit {
+  const at = { m: mem(g, 16, 32).m + int(g, 0, 15) };
+  const c = pick(g, ALIGN_CODES);
+  const o = c
+    .split('_')
+    .slice(1)
+    .map((k): Opnd => (k === 'xmm' ? pick(g, XMM) : k === 'imm8' ? { i: int(g, 0, 255) } : at));
+  return [{ c, o }];
+}
+
 const GEN: Record<InsnClass, (g: G) => Unit> = {
   alu,
   move,
@@ -410,6 +722,10 @@ const GEN: Record<InsnClass, (g: G) => Unit> = {
   string,
   stack,
   sse2,
+  sse2int,
+  sse2shuffle,
+  ssefloat,
+  ssealign,
 };
 
 /**
