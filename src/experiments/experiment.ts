@@ -12,6 +12,14 @@ export interface ResultRow {
   /** A published figure for the same thing, if there is one (shown beside, not used). */
   reference?: number;
   referenceSource?: string;
+  /**
+   * What agreement with `reference` would mean (docs/calibration.md):
+   * - 'calibrated': a parameter of the profile or of a kernel path was derived from this very
+   *   figure (or chosen with it in view), so agreement is by construction;
+   * - 'reproduced': computed from inputs independent of the figure, then compared with it.
+   * Required when `reference` is given; a row without a reference is a prediction.
+   */
+  basis?: 'calibrated' | 'reproduced';
   /** How the value came about (the composition, the condition). */
   note?: string;
 }

@@ -41,9 +41,9 @@ function kernelRows(ctx: RunContext): ResultRow[] {
           unit: 'cycles',
           note: n.how,
           ...(name === 'seL4'
-            ? { reference: 375, referenceSource: SEL4BENCH }
+            ? { reference: 375, referenceSource: SEL4BENCH, basis: 'calibrated' as const }
             : name === 'Fiasco.OC'
-              ? { reference: 1172, referenceSource: L4RE }
+              ? { reference: 1172, referenceSource: L4RE, basis: 'reproduced' as const }
               : {}),
         });
       }
@@ -88,14 +88,14 @@ function run(ctx: RunContext): ExperimentResult {
       value: r.call,
       unit: 'cycles',
       note: `one way, ${path}`,
-      ...(reference ? { reference: 375, referenceSource: SEL4BENCH } : {}),
+      ...(reference ? { reference: 375, referenceSource: SEL4BENCH, basis: 'calibrated' as const } : {}),
     });
     rows.push({
       measurement: `seL4 reply, ${l}`,
       value: r.reply,
       unit: 'cycles',
       note: `one way, ${path}`,
-      ...(reference ? { reference: 382, referenceSource: SEL4BENCH } : {}),
+      ...(reference ? { reference: 382, referenceSource: SEL4BENCH, basis: 'calibrated' as const } : {}),
     });
     rows.push({
       measurement: `seL4 round trip, ${l}`,

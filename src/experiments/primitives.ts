@@ -183,6 +183,7 @@ function run(ctx: RunContext): ExperimentResult {
     unit: 'cycles',
     reference: 134,
     referenceSource: PAPER,
+    basis: 'calibrated',
   });
   tick();
   const flush = cr3Cost(p, false, false);
@@ -192,6 +193,7 @@ function run(ctx: RunContext): ExperimentResult {
     unit: 'cycles',
     reference: 186,
     referenceSource: PAPER,
+    basis: 'calibrated',
     note: `invalidates ${flush.invalidated} TLB/PSC entries`,
   });
   tick();
@@ -217,6 +219,7 @@ function run(ctx: RunContext): ExperimentResult {
     unit: 'cycles',
     reference: 181,
     referenceSource: PAPER,
+    basis: 'calibrated',
     note: 'SYSCALL, SWAPGS, 3-instruction dispatch, SWAPGS, SYSRETQ',
   });
   tick();
@@ -226,6 +229,7 @@ function run(ctx: RunContext): ExperimentResult {
     unit: 'cycles',
     reference: 431,
     referenceSource: PAPER,
+    basis: 'calibrated',
     note: 'plus two no-flush CR3 switches of 4 instructions each',
   });
   tick();

@@ -13,20 +13,29 @@ export function formatValue(v: number): string {
 
 export function renderResult(r: ExperimentResult): string {
   const hasRef = r.rows.some((row) => row.reference !== undefined);
-  const head = ['measurement', 'simulated', 'unit', ...(hasRef ? ['published'] : []), 'how'];
+  const head = [
+    'measurement',
+    'simulated',
+    'unit',
+    ...(hasRef ? ['published', 'basis'] : []),
+    'how',
+  ];
   const t = new Table({
     head: head.map((h) => pc.bold(h)),
     style: { head: [], border: [] },
     wordWrap: true,
-    colWidths: [60, 11, 12, ...(hasRef ? [11] : []), 40],
+    colWidths: [60, 11, 12, ...(hasRef ? [11, 12] : []), 40],
   });
   for (const row of r.rows) {
     const ref = row.reference === undefined ? '' : formatValue(row.reference);
+    // A row with a published figure says whether agreeing with it was built in (calibrated)
+    // or came out of independent inputs (reproduced); docs/calibration.md lists why.
+    const basis = row.reference === undefined ? '' : (row.basis ?? '');
     t.push([
       row.measurement,
       { hAlign: 'right', content: formatValue(row.value) },
       row.unit,
-      ...(hasRef ? [{ hAlign: 'right' as const, content: ref }] : []),
+      ...(hasRef ? [{ hAlign: 'right' as const, content: ref }, basis] : []),
       row.note ?? '',
     ]);
   }
@@ -38,6 +47,10 @@ export function renderResult(r: ExperimentResult): string {
   const lines = [pc.bold(`${r.id}: ${r.title}`), t.toString()];
   for (const n of r.notes) lines.push(`  ${n}`);
   if (sources.length > 0) lines.push(`  published figures: ${sources.join('; ')}`);
+  if (r.rows.some((row) => row.basis === 'calibrated'))
+    lines.push(
+      '  calibrated: a parameter was derived from that published figure, so agreement is by construction (docs/calibration.md)',
+    );
   return lines.join('\n');
 }
 

@@ -5,9 +5,11 @@ import { SKYLAKE } from '../../src/hw/profile.ts';
 
 const fast = runSel4Bench(SKYLAKE, { interAs: true, words: 0, kpti: false, pcid: true });
 
-test('seL4 fastpath, inter-AS, 0 words, no KPTI: call and reply within 15 % of sel4bench on Skylake (375 / 382)', () => {
-  assert.ok(Math.abs(fast.call - 375) / 375 <= 0.15, `call ${fast.call}`);
-  assert.ok(Math.abs(fast.reply - 382) / 382 <= 0.15, `reply ${fast.reply}`);
+test('seL4 fastpath, inter-AS, 0 words, no KPTI: a call and a reply cost hundreds of cycles, and the stamps cost what RDTSC does', () => {
+  // Not compared with sel4bench's 375 / 382: the kernel CPI was chosen with them in view, so
+  // the rows are calibrated (labelled so in reproduce ipc), not a test of the model.
+  assert.ok(fast.call > 200 && fast.call < 1000, `call ${fast.call}`);
+  assert.ok(fast.reply > 200 && fast.reply < 1000, `reply ${fast.reply}`);
   // The stamp overhead subtracted is RDTSC's own cost and the compiler's moves around it.
   assert.ok(fast.overhead >= SKYLAKE.ops.rdtsc && fast.overhead <= SKYLAKE.ops.rdtsc + 2);
 });

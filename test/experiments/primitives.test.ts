@@ -10,19 +10,30 @@ const row = (m: string, unit = 'cycles'): ResultRow => {
   assert.ok(r, `row '${m}' (${unit})`);
   return r;
 };
-const within = (v: number, target: number, pct: number): boolean =>
-  Math.abs(v - target) <= (target * pct) / 100;
 
-test('Table 1 holds: VMFUNC 134 and a flushing CR3 write 186 cycles, measured', () => {
-  assert.equal(row('VMFUNC').value, 134);
-  assert.equal(row('MOV to CR3, PCID off').value, 186);
+// The rows with the paper's Table 1 figures are calibrated (the profile takes VMFUNC and CR3
+// from them and derives SWAPGS and the no-flush CR3 write from the system-call figures), so
+// they are checked for their mechanism and their label, never against the figure itself.
+test("Table 1 rows are labelled calibrated: the profile's figures came from them", () => {
+  for (const m of [
+    'VMFUNC',
+    'MOV to CR3, PCID off',
+    'no-op system call, KPTI off',
+    'no-op system call, KPTI on',
+  ]) {
+    assert.equal(row(m).basis, 'calibrated', m);
+    assert.ok(row(m).reference !== undefined, m);
+  }
 });
 
-test('Table 1 holds: a no-op system call composed of its parts is 181 (±5 %) without KPTI, 431 (±5 %) with', () => {
+test('VMFUNC and a flushing CR3 write cost their profile figures when warm', () => {
+  assert.equal(row('VMFUNC').value, SKYLAKE.ops.vmfunc);
+  assert.equal(row('MOV to CR3, PCID off').value, SKYLAKE.ops.movCr3);
+});
+
+test('a no-op system call is the sum of its parts, without and with KPTI', () => {
   const off = row('no-op system call, KPTI off').value;
   const on = row('no-op system call, KPTI on').value;
-  assert.ok(within(off, 181, 5), `KPTI off: ${off}`);
-  assert.ok(within(on, 431, 5), `KPTI on: ${on}`);
   // Composition: SYSCALL + 2 SWAPGS + 3 instructions at the CPI + SYSRET.
   const o = SKYLAKE.ops;
   assert.equal(off, o.syscall + 2 * o.swapgs + 3 * SKYLAKE.cpi + o.sysret);
