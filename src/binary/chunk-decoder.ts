@@ -27,6 +27,11 @@ export interface DecodedInstruction {
   end: bigint;
 }
 
+// iced copies a decoder's input into WebAssembly memory, which never shrinks: decoding a
+// window at a time keeps that small however large the chunk (a stripped 400 MB .text is one).
+const WINDOW = 1 << 20;
+const MAX_LENGTH = 15n; // longest x86 instruction (SDM Vol. 2, 2.1)
+
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
@@ -39,12 +44,15 @@ export class ChunkDecoder {
   /** Instructions decoded for the previous hit, which may also cover the next one. */
   private recent: DecodedInstruction[] = [];
   private nextIp = 0n;
+  private windowEnd = 0n;
   /** Start of the first undecodable instruction the sweep of this chunk met, if any. */
   private firstInvalid: bigint | undefined;
 
+  /** `bytes` holds the file from offset `base` on (one segment's bytes, or the whole file). */
   constructor(
     private readonly bytes: Uint8Array,
     private readonly chunks: Chunk[],
+    private readonly base = 0,
   ) {
     // objdump's look: lower-case hex, short branch targets, RIP-relative shown as such.
     this.formatter.uppercaseHex = false;
@@ -58,17 +66,21 @@ export class ChunkDecoder {
     this.formatter.free();
   }
 
-  private open(index: number): void {
+  /** A decoder over the chunk's bytes from `ip` (an instruction boundary), one window long. */
+  private openAt(ip: bigint): void {
     this.decoder?.free();
+    const c = this.chunks[this.chunkIndex];
+    const len = c.end - ip < BigInt(WINDOW) ? Number(c.end - ip) : WINDOW;
+    const at = c.fileOffset + Number(ip - c.start) - this.base;
+    this.decoder = new Decoder(64, this.bytes.subarray(at, at + len), DecoderOptions.None);
+    this.decoder.ip = ip;
+    this.windowEnd = ip + BigInt(len);
+  }
+
+  private open(index: number): void {
     const c = this.chunks[index];
-    const len = Number(c.end - c.start);
-    this.decoder = new Decoder(
-      64,
-      this.bytes.subarray(c.fileOffset, c.fileOffset + len),
-      DecoderOptions.None,
-    );
-    this.decoder.ip = c.start;
     this.chunkIndex = index;
+    this.openAt(c.start);
     this.nextIp = c.start;
     this.recent = [];
     this.firstInvalid = undefined;
@@ -86,7 +98,7 @@ export class ChunkDecoder {
     const ins = this.ins;
     const start = ins.ip;
     const off = c.fileOffset + Number(start - c.start);
-    const raw = this.bytes.subarray(off, off + ins.length);
+    const raw = this.bytes.subarray(off - this.base, off - this.base + ins.length);
     const allFields = instructionFields(this.decoder as IcedDecoder, ins, raw);
     return {
       info: {
@@ -113,10 +125,14 @@ export class ChunkDecoder {
   covering(index: number, from: bigint, to: bigint): DecodedInstruction[] {
     if (index !== this.chunkIndex) this.open(index);
     const c = this.chunks[index];
-    const dec = this.decoder as IcedDecoder;
     const found = this.recent.filter((d) => d.end > from && d.start < to);
     const got: DecodedInstruction[] = [...found];
-    while (this.nextIp < to && dec.canDecode) {
+    while (this.nextIp < to) {
+      // Move the window on while a whole instruction still fits: same boundaries as one pass.
+      if (this.windowEnd - this.nextIp < MAX_LENGTH && this.windowEnd < c.end)
+        this.openAt(this.nextIp);
+      const dec = this.decoder as IcedDecoder;
+      if (!dec.canDecode) break;
       dec.decodeOut(this.ins);
       if (this.firstInvalid === undefined && this.ins.isInvalid) this.firstInvalid = this.ins.ip;
       this.nextIp = this.ins.nextIP;

@@ -20,7 +20,7 @@ import {
   STT_FUNC,
   STT_OBJECT,
   isExecutableLoad,
-  type ElfFile,
+  type ElfHeaders,
   type ProgramHeader,
   type SectionHeader,
 } from './elf-types.ts';
@@ -51,7 +51,7 @@ function isExecSection(sh: SectionHeader): boolean {
   );
 }
 
-function sectionAt(elf: ElfFile, addr: bigint): SectionHeader | undefined {
+function sectionAt(elf: ElfHeaders, addr: bigint): SectionHeader | undefined {
   return elf.sections.find(
     (s) =>
       (s.flags & SHF_ALLOC) !== 0n &&
@@ -68,7 +68,7 @@ interface Mark {
 }
 
 function splitSection(
-  elf: ElfFile,
+  elf: ElfHeaders,
   sh: SectionHeader,
   lo: bigint,
   hi: bigint,
@@ -110,7 +110,7 @@ function splitSection(
 }
 
 /** The code/data chunks of one executable segment, in address order, covering it exactly. */
-export function mapSegment(elf: ElfFile, seg: ProgramHeader): SegmentMap {
+export function mapSegment(elf: ElfHeaders, seg: ProgramHeader): SegmentMap {
   const lo = seg.vaddr;
   const hi = seg.vaddr + seg.filesz;
   const fileBase = (a: bigint): number => Number(seg.offset + (a - seg.vaddr));
@@ -136,18 +136,27 @@ export function mapSegment(elf: ElfFile, seg: ProgramHeader): SegmentMap {
     .sort((a, b) => (a.addr < b.addr ? -1 : 1));
   const chunks: Chunk[] = [];
   let cursor = lo;
+  // Data between code sections: one chunk per section (or gap), so that an occurrence names
+  // the section it lies in (.rodata, .eh_frame, …).
+  const allocs = elf.sections
+    .filter((x) => (x.flags & SHF_ALLOC) !== 0n && x.type !== SHT_NOBITS && x.size > 0n)
+    .sort((x, y) => (x.addr < y.addr ? -1 : 1));
   const pushData = (a: bigint, b: bigint): void => {
-    if (a >= b) return;
-    const sec = sectionAt(elf, a);
-    chunks.push({
-      kind: 'data',
-      start: a,
-      end: b,
-      fileOffset: fileBase(a),
-      section: sec?.name,
-      symbol: undefined,
-      reason: 'not in an executable section',
-    });
+    while (a < b) {
+      const sec = sectionAt(elf, a);
+      const next = allocs.find((x) => x.addr > a && x.addr < b);
+      const end = sec && sec.addr + sec.size < b ? sec.addr + sec.size : (next?.addr ?? b);
+      chunks.push({
+        kind: 'data',
+        start: a,
+        end,
+        fileOffset: fileBase(a),
+        section: sec?.name,
+        symbol: undefined,
+        reason: 'not in an executable section',
+      });
+      a = end;
+    }
   };
   for (const sh of execs) {
     const a = sh.addr > cursor ? sh.addr : cursor;
@@ -161,7 +170,7 @@ export function mapSegment(elf: ElfFile, seg: ProgramHeader): SegmentMap {
   return { segment: seg, chunks };
 }
 
-export function mapExecutableSegments(elf: ElfFile): SegmentMap[] {
+export function mapExecutableSegments(elf: ElfHeaders): SegmentMap[] {
   return elf.programHeaders
     .filter((p) => isExecutableLoad(p) && p.filesz > 0n)
     .map((p) => mapSegment(elf, p));

@@ -85,12 +85,18 @@ export interface ElfSymbol {
   table: '.symtab' | '.dynsym';
 }
 
-export interface ElfFile {
-  bytes: Uint8Array;
+/** Everything but the contents: what a streamed scan holds in memory. */
+export interface ElfHeaders {
+  /** File size in bytes. */
+  size: number;
   header: ElfHeader;
   programHeaders: ProgramHeader[];
   sections: SectionHeader[];
   symbols: ElfSymbol[];
+}
+
+export interface ElfFile extends ElfHeaders {
+  bytes: Uint8Array;
 }
 
 export function isExecutableLoad(ph: ProgramHeader): boolean {

@@ -7,13 +7,19 @@
 // to it. gABI: PT_PHDR "may occur only if the program header table is part of the memory
 // image", and loaders (glibc rtld, Linux binfmt_elf) find the table through it or through
 // the PT_LOAD holding e_phoff. After it, page-aligned, comes the new code in a PT_LOAD with
-// PF_R|PF_X. New segments keep vaddr - offset equal to that of the first PT_LOAD, so that
-// even loaders that compute the table's address as load base + e_phoff find it. PT_LOAD
-// entries must be sorted by p_vaddr (gABI), so the new ones go right after the last old one,
-// at addresses above every old segment. A section header ".skybridge.text" describes the new
-// code, so that objdump and our own scanner see it as code; the section name string table
-// and the section header table are appended too (old copies stay behind, unreferenced).
+// PF_R|PF_X. PT_LOAD entries must be sorted by p_vaddr (gABI), so the new ones go right after
+// the last old one, at addresses above every old segment. A section header ".skybridge.text"
+// describes the new code, so that objdump and our own scanner see it as code; the section
+// name string table and the section header table are appended too (old copies stay behind,
+// unreferenced).
+//
+// File offsets: the new segments start at the first page boundary after the file's contents
+// (packed), page-congruent with their addresses, so .bss and address-space gaps cost no file
+// space. When it costs at most CONGRUENT_SLACK more, they instead keep the first PT_LOAD's
+// p_vaddr - p_offset: loaders that take the table's address to be that load's base + e_phoff
+// (Linux before 5.18, valgrind for a file without PT_PHDR) then find it too.
 import { ElfFormatError } from './errors.ts';
+import type { SegmentSplit } from './nx-pages.ts';
 import {
   EHDR_SIZE,
   PF_R,
@@ -32,6 +38,12 @@ import {
 
 export const NEW_SECTION_NAME = '.skybridge.text';
 const PAGE = 0x1000n;
+export const CONGRUENT_SLACK = 1n << 20n;
+// Where user space ends on x86-64: 47-bit (4-level paging) unless the file is already above
+// that (5-level paging, 57-bit); a file in the upper half (a kernel) may go up to 2^64.
+const USER_47 = 1n << 47n;
+const USER_56 = 1n << 56n;
+const TOP = 1n << 64n;
 
 export interface AppendPlan {
   phdrOffset: number;
@@ -39,6 +51,8 @@ export interface AppendPlan {
   phdrCount: number;
   codeOffset: number;
   codeVaddr: bigint;
+  /** The new code must end at or below this address. */
+  limit: bigint;
 }
 
 export interface Patch {
@@ -50,31 +64,47 @@ function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
 }
 
-/** Where the new program header table and the new code will live. */
-export function planAppend(elf: ElfFile): AppendPlan {
+function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+/**
+ * Where the new program header table and the new code will live; `extraPhdrs` more entries
+ * (the pieces a split segment adds, nx-pages.ts) are reserved.
+ */
+export function planAppend(elf: ElfFile, extraPhdrs = 0): AppendPlan {
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD);
   if (loads.length === 0)
     throw new ElfFormatError('no PT_LOAD segment: not an executable or shared object');
   const first = loads.reduce((a, b) => (b.vaddr < a.vaddr ? b : a));
-  const delta = first.vaddr - first.offset;
-  if (delta % PAGE !== 0n) throw new ElfFormatError('first PT_LOAD is not page-congruent');
   let maxEnd = 0n;
-  let align = PAGE;
-  for (const p of loads) {
-    if (p.vaddr + p.memsz > maxEnd) maxEnd = p.vaddr + p.memsz;
-    if (p.align > align && p.align <= 0x200000n) align = p.align;
+  for (const p of loads) if (p.vaddr + p.memsz > maxEnd) maxEnd = p.vaddr + p.memsz;
+  const limit = first.vaddr >= 1n << 63n ? TOP : maxEnd <= USER_47 ? USER_47 : USER_56;
+  const fileEnd = alignUp(BigInt(elf.bytes.length), PAGE);
+  const vaddr = alignUp(maxEnd, PAGE);
+  let phdrOffset = fileEnd;
+  let phdrVaddr = vaddr;
+  const delta = first.vaddr - first.offset;
+  if (delta % PAGE === 0n) {
+    const congruent = vaddr - delta > fileEnd ? vaddr - delta : fileEnd;
+    if (congruent - fileEnd <= CONGRUENT_SLACK) {
+      phdrOffset = congruent;
+      phdrVaddr = congruent + delta;
+    }
   }
-  const fileLen = BigInt(elf.bytes.length);
-  const lowest = maxEnd - delta > fileLen ? maxEnd - delta : fileLen;
-  const phdrOffset = alignUp(lowest, align);
-  const phdrCount = elf.header.phnum + 2;
-  const codeOffset = phdrOffset + alignUp(BigInt(phdrCount * PHDR_SIZE), PAGE);
+  const phdrCount = elf.header.phnum + 2 + extraPhdrs;
+  const phdrPages = alignUp(BigInt(phdrCount * PHDR_SIZE), PAGE);
+  if (phdrVaddr + phdrPages + PAGE > limit)
+    throw new ElfFormatError(
+      `no room for a new segment: the segments end at ${hex(maxEnd)}, too close to ${hex(limit)}`,
+    );
   return {
     phdrOffset: Number(phdrOffset),
-    phdrVaddr: phdrOffset + delta,
+    phdrVaddr,
     phdrCount,
-    codeOffset: Number(codeOffset),
-    codeVaddr: codeOffset + delta,
+    codeOffset: Number(phdrOffset + phdrPages),
+    codeVaddr: phdrVaddr + phdrPages,
+    limit,
   };
 }
 
@@ -108,11 +138,22 @@ export function writeWithCodeSegment(
   patches: Patch[],
   code: Uint8Array,
   plan: AppendPlan,
+  splits: SegmentSplit[] = [],
 ): Uint8Array {
   const h = elf.header;
-  const phdrSize = plan.phdrCount * PHDR_SIZE;
-  const codeEnd = plan.codeOffset + code.length;
-  const hasSections = elf.sections.length > 0;
+  if (plan.codeVaddr + BigInt(code.length) > plan.limit)
+    throw new ElfFormatError(
+      `no room for ${code.length} bytes of new code below ${hex(plan.limit)}`,
+    );
+  // Without new code (only split segments) there is no code segment and no new section.
+  const hasCode = code.length > 0;
+  const pieces = new Map(splits.map((s) => [s.index, s.pieces]));
+  const extra = splits.reduce((n, s) => n + s.pieces.length - 1, 0);
+  const phdrCount = h.phnum + 1 + (hasCode ? 1 : 0) + extra;
+  if (phdrCount > plan.phdrCount) throw new Error('internal: more program headers than planned');
+  const phdrSize = phdrCount * PHDR_SIZE;
+  const codeEnd = hasCode ? plan.codeOffset + code.length : plan.phdrOffset + phdrSize;
+  const hasSections = elf.sections.length > 0 && hasCode;
   const oldStr = hasSections ? elf.sections[h.shstrndx] : undefined;
   const name = new TextEncoder().encode(`${NEW_SECTION_NAME}\0`);
   const strOffset = codeEnd;
@@ -132,7 +173,9 @@ export function writeWithCodeSegment(
     o += PHDR_SIZE;
   };
   elf.programHeaders.forEach((p, k) => {
-    if (p.type === PT_PHDR) {
+    const split = pieces.get(p.index);
+    if (split) split.forEach(put);
+    else if (p.type === PT_PHDR) {
       const size = BigInt(phdrSize);
       put({
         ...p,
@@ -156,21 +199,22 @@ export function writeWithCodeSegment(
         align: PAGE,
       });
       const csize = BigInt(code.length);
-      put({
-        type: PT_LOAD,
-        flags: PF_R | PF_X,
-        offset: BigInt(plan.codeOffset),
-        vaddr: plan.codeVaddr,
-        paddr: plan.codeVaddr,
-        filesz: csize,
-        memsz: csize,
-        align: PAGE,
-      });
+      if (hasCode)
+        put({
+          type: PT_LOAD,
+          flags: PF_R | PF_X,
+          offset: BigInt(plan.codeOffset),
+          vaddr: plan.codeVaddr,
+          paddr: plan.codeVaddr,
+          filesz: csize,
+          memsz: csize,
+          align: PAGE,
+        });
     }
   });
-  out.set(code, plan.codeOffset);
+  if (hasCode) out.set(code, plan.codeOffset);
   v.setBigUint64(32, BigInt(plan.phdrOffset), true); // e_phoff
-  v.setUint16(56, plan.phdrCount, true); // e_phnum
+  v.setUint16(56, phdrCount, true); // e_phnum
 
   if (hasSections && oldStr) {
     out.set(

@@ -235,6 +235,10 @@ export function relocate(
 ): Relocation | string {
   const runLen = Number(runEnd - runStart);
   if (runLen < 5) return 'run too short for a jump';
+  // The patch is a jmp rel32 (iced would silently turn an out-of-reach block branch into an
+  // indirect jump; the patch has no room for that).
+  if (!fitsI32(blockBase + 8n - (runStart + 5n)))
+    return 'the new segment is out of reach of a jump (more than 2 GiB away)';
   const needsSplit = steps.some((s) => s.kind !== 'copy' && s.kind !== 'call');
   for (const separate of [false, true]) {
     for (let pad = 0; pad < 8; pad++) {

@@ -1,14 +1,14 @@
 // The rewriter: removes every 0F 01 D4 from the code of an ELF file, keeping behaviour.
 // Order of preference per site (the instructions an occurrence touches): an in-place
 // re-encoding of the same length (in-place.ts), else moving a run of whole instructions to a
-// new executable segment (relocate.ts, elf-writer.ts). The result is then shown equivalent
-// edit by edit (verify.ts) and re-scanned, the new segment included; if either fails, or if any
-// occurrence lies in data, nothing is written and the outcome says why.
+// new executable segment (relocate.ts, elf-writer.ts). Data holding the bytes stays, and the
+// pages holding it lose execute (nx-pages.ts). The result is then shown equivalent edit by
+// edit (verify.ts, rewrite-finish.ts) and re-scanned, the new segment included; if that fails,
+// or an occurrence cannot be handled, nothing is written and the outcome says why.
 import { containsVmfuncBytes } from './byte-search.ts';
 import { knownTargets } from './branch-targets.ts';
-import { findChunk, type SegmentMap } from './code-map.ts';
 import { readElf } from './elf-reader.ts';
-import { isExecutableLoad, type ElfFile } from './elf-types.ts';
+import type { ElfFile } from './elf-types.ts';
 import {
   planAppend,
   writePatched,
@@ -25,17 +25,20 @@ import {
   type IcedInstruction,
 } from './iced.ts';
 import { inPlaceAlternatives, nopShiftAlternatives, type InPlaceEdit } from './in-place.ts';
-import type { InstructionField } from './instruction-fields.ts';
-import {
-  isCodeOccurrence,
-  possiblyDataReason,
-  type InstructionInfo,
-  type Occurrence,
-} from './occurrence.ts';
+import { isCodeOccurrence, possiblyDataReason, type Occurrence } from './occurrence.ts';
 import { planStep, relocate, type Relocation, type Step } from './relocate.ts';
+import { planSplits, type SegmentSplit } from './nx-pages.ts';
+import { finish } from './rewrite-finish.ts';
 import { scanParsedElf, type ElfScan, type ProgressFn } from './scanner.ts';
-import { decodeRun, freeAll } from './site.ts';
-import { verifyEdits, type EditRecord } from './verify.ts';
+import {
+  decodeRun,
+  fieldsByAddress,
+  freeAll,
+  groupSites,
+  possiblyData,
+  type Site,
+} from './site.ts';
+import type { EditRecord } from './verify.ts';
 
 export interface Change {
   /** Address of the first instruction changed. */
@@ -61,67 +64,40 @@ export interface RewriteOptions {
   strict?: boolean;
 }
 
+/** Pages that lost execute permission because they hold data occurrences and no code. */
+export interface NonExecutable {
+  start: bigint;
+  end: bigint;
+  /** The data occurrences in [start, end). */
+  occurrences: bigint[];
+}
+
 export type RewriteOutcome =
   | { kind: 'unchanged'; scan: ElfScan }
-  | { kind: 'rewritten'; bytes: Uint8Array; changes: Change[]; before: ElfScan; after: ElfScan }
+  | {
+      kind: 'rewritten';
+      bytes: Uint8Array;
+      changes: Change[];
+      nonExecutable: NonExecutable[];
+      before: ElfScan;
+      after: ElfScan;
+    }
   | { kind: 'refused'; reason: string; occurrences: Occurrence[] }
   | { kind: 'invalid'; message: string };
 
 export const DATA_ADVICE =
-  'data is never changed: move it out of executable memory (e.g. into .rodata, or link with -z separate-code), ' +
-  'or have the loader map those pages without execute permission';
+  'data is never changed, only the pages holding it and no code lose execute permission: ' +
+  'move it away from code (e.g. into .rodata, or link with -z separate-code)';
 
-interface Site {
-  start: bigint;
-  end: bigint;
-  map: SegmentMap;
-  chunk: number;
-  occs: Occurrence[];
-}
-
-function infos(o: Occurrence): InstructionInfo[] {
-  return o.kind === 'spanning'
-    ? o.instructions
-    : o.kind === 'vmfunc' || o.kind === 'in-instruction'
-      ? [o.instruction]
-      : [];
-}
-
-function groupSites(scan: ElfScan, occs: Occurrence[]): Site[] {
-  const sites: Site[] = [];
-  for (const o of occs) {
-    const list = infos(o);
-    const start = list[0].address;
-    const last = list[list.length - 1];
-    const end = last.address + BigInt(last.length);
-    const prev = sites[sites.length - 1];
-    if (prev && start < prev.end) {
-      prev.end = end > prev.end ? end : prev.end;
-      prev.occs.push(o);
-      continue;
-    }
-    const map = scan.maps.find(
-      (m) => m.segment.vaddr <= start && start < m.segment.vaddr + m.segment.filesz,
-    )!;
-    sites.push({ start, end, map, chunk: findChunk(map.chunks, start), occs: [o] });
-  }
-  return sites;
-}
-
-function possiblyData(occs: Occurrence[]): string | undefined {
-  const reasons = occs.map(possiblyDataReason).filter((r) => r !== undefined);
-  return reasons.length > 0 ? reasons[0] : undefined;
-}
-
-function fieldsByAddress(occs: Occurrence[]): Map<bigint, Set<InstructionField>> {
-  const m = new Map<bigint, Set<InstructionField>>();
-  for (const o of occs)
-    for (const i of infos(o)) {
-      const s = m.get(i.address) ?? new Set<InstructionField>();
-      i.fields.forEach((f) => s.add(f));
-      m.set(i.address, s);
-    }
-  return m;
+function nonExecutable(splits: SegmentSplit[], data: Occurrence[]): NonExecutable[] {
+  return splits.flatMap((s) =>
+    s.nonExecutable.map((r) => ({
+      ...r,
+      occurrences: data
+        .filter((o) => o.address >= r.start && o.address < r.end)
+        .map((o) => o.address),
+    })),
+  );
 }
 
 class Rewrite {
@@ -134,6 +110,8 @@ class Rewrite {
   private readonly fmt = new Formatter(FormatterSyntax.Gas);
   readonly owned: IcedInstruction[] = [];
   readonly relocations = new Map<Change, Relocation[]>();
+  /** Set when a site could only be rewritten by moving code, and there is no plan. */
+  neededPlan = false;
 
   constructor(
     readonly elf: ElfFile,
@@ -248,7 +226,10 @@ class Rewrite {
   }
 
   private move(s: Site, run: IcedInstruction[], minCount: number): string | undefined {
-    if (!this.plan) return 'moving code needs a new segment, which this file cannot get';
+    if (!this.plan) {
+      this.neededPlan = true;
+      return 'moving code needs a new segment, which this file cannot get';
+    }
     const fields = fieldsByAddress(s.occs);
     // The run is split after every call that is not its last instruction: the callee returns
     // to the original return address, so a second `jmp` there continues in the next block.
@@ -350,14 +331,23 @@ export function rewriteElf(
   }
   const scan = scanParsedElf(elf, onProgress);
   if (scan.occurrences.length === 0) return { kind: 'unchanged', scan };
-  const data = scan.occurrences.filter((o) => !isCodeOccurrence(o));
-  if (data.length > 0) {
+  const undecodable = scan.occurrences.filter((o) => o.kind === 'undecodable');
+  if (undecodable.length > 0) {
     return {
       kind: 'refused',
-      reason: `${data.length} occurrence(s) are not in decodable code; ${DATA_ADVICE}`,
-      occurrences: data,
+      reason: `${undecodable.length} occurrence(s) are not in decodable code; ${DATA_ADVICE}`,
+      occurrences: undecodable,
     };
   }
+  // Data stays as it is; the pages holding it lose execute permission (nx-pages.ts).
+  const data = scan.occurrences.filter((o) => o.kind === 'data');
+  const splits = data.length > 0 ? planSplits(elf, scan.maps, data) : [];
+  if (!Array.isArray(splits))
+    return {
+      kind: 'refused',
+      reason: `${splits.reason}; ${DATA_ADVICE}`,
+      occurrences: splits.occurrences,
+    };
   const doubtful = scan.occurrences.filter((o) => possiblyDataReason(o) !== undefined);
   if (options.strict && doubtful.length > 0) {
     return {
@@ -366,16 +356,25 @@ export function rewriteElf(
       occurrences: doubtful,
     };
   }
+  // Headers that leave no room for a new segment (absurd sizes or addresses) make the file
+  // invalid for a rewrite that needs one; in-place edits need none.
   let plan: AppendPlan | undefined;
+  let planError = '';
   try {
-    plan = planAppend(elf);
+    plan = planAppend(
+      elf,
+      splits.reduce((n, x) => n + x.pieces.length - 1, 0),
+    );
   } catch (err) {
     if (!(err instanceof ElfFormatError)) throw err;
+    planError = err.message;
   }
   const rw = new Rewrite(elf, scan, plan);
   try {
-    for (const s of groupSites(scan, scan.occurrences)) {
+    if (splits.length > 0 && !plan) return { kind: 'invalid', message: planError };
+    for (const s of groupSites(scan, scan.occurrences.filter(isCodeOccurrence))) {
       const why = rw.site(s);
+      if (why && rw.neededPlan) return { kind: 'invalid', message: planError };
       if (why)
         return {
           kind: 'refused',
@@ -383,82 +382,27 @@ export function rewriteElf(
           occurrences: s.occs,
         };
     }
-    const moved = rw.record.moved.length > 0;
-    const out =
-      moved && plan
-        ? writeWithCodeSegment(elf, rw.patches, rw.code(), plan)
-        : writePatched(elf, rw.patches);
-    return finish(elf, out, rw);
+    let out: Uint8Array;
+    try {
+      out =
+        (rw.record.moved.length > 0 || splits.length > 0) && plan
+          ? writeWithCodeSegment(elf, rw.patches, rw.code(), plan, splits)
+          : writePatched(elf, rw.patches);
+    } catch (err) {
+      if (err instanceof ElfFormatError) return { kind: 'invalid', message: err.message };
+      throw err;
+    }
+    const done = finish(elf, scan, out, rw.record, splits, rw.relocations);
+    if (!done.ok) return { kind: 'refused', reason: done.reason, occurrences: done.occurrences };
+    return {
+      kind: 'rewritten',
+      bytes: out,
+      changes: rw.changes,
+      nonExecutable: nonExecutable(splits, data),
+      before: scan,
+      after: done.after,
+    };
   } finally {
     rw.free();
-  }
-}
-
-function finish(elf: ElfFile, out: Uint8Array, rw: Rewrite): RewriteOutcome {
-  let outElf: ElfFile;
-  try {
-    outElf = readElf(out);
-  } catch (err) {
-    return {
-      kind: 'refused',
-      reason: `internal: the rewritten file does not parse (${(err as Error).message})`,
-      occurrences: [],
-    };
-  }
-  const toFile = (addr: bigint): number | undefined => {
-    const seg = outElf.programHeaders.find(
-      (p) => isExecutableLoad(p) && p.vaddr <= addr && addr < p.vaddr + p.filesz,
-    );
-    return seg ? Number(seg.offset + (addr - seg.vaddr)) : undefined;
-  };
-  const problems = verifyEdits(elf, out, rw.record, toFile);
-  if (problems.length > 0)
-    return {
-      kind: 'refused',
-      reason: `cannot show the rewrite equivalent: ${problems[0]}`,
-      occurrences: [],
-    };
-  const after = scanParsedElf(outElf);
-  if (after.occurrences.length > 0) {
-    return {
-      kind: 'refused',
-      reason: `the rewritten file still contains ${after.occurrences.length} occurrence(s)`,
-      occurrences: after.occurrences,
-    };
-  }
-  for (const c of rw.changes) {
-    const list = rw.relocations.get(c);
-    if (!list) continue;
-    c.after = list.flatMap((r, i) => {
-      const text = describeBlock(out, toFile(r.entry)!, r.code.length - r.pad, r.entry);
-      // Later segments: the callee returned to r.runStart, whose jump leads here.
-      return i === 0
-        ? text
-        : [`[0x${r.runStart.toString(16)}: jmp 0x${r.entry.toString(16)}]`, ...text];
-    });
-  }
-  return { kind: 'rewritten', bytes: out, changes: rw.changes, before: rw.scan, after };
-}
-
-function describeBlock(out: Uint8Array, off: number, len: number, ip: bigint): string[] {
-  const f = new Formatter(FormatterSyntax.Gas);
-  f.uppercaseHex = false;
-  f.branchLeadingZeros = false;
-  const list = decodeBlock(out, off, len, ip);
-  try {
-    return list.map((i) => f.format(i));
-  } finally {
-    freeAll(list);
-    f.free();
-  }
-}
-
-function decodeBlock(bytes: Uint8Array, off: number, len: number, ip: bigint): IcedInstruction[] {
-  const d = new Decoder(64, bytes.subarray(off, off + len), DecoderOptions.None);
-  d.ip = ip;
-  try {
-    return d.decodeAll() as IcedInstruction[];
-  } finally {
-    d.free();
   }
 }

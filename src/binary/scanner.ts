@@ -3,9 +3,22 @@
 // the chunks that hold a hit, and only up to the hit (see chunk-decoder.ts, code-map.ts).
 import { findVmfuncBytes } from './byte-search.ts';
 import { ChunkDecoder, type DecodedInstruction } from './chunk-decoder.ts';
-import { findChunk, mapExecutableSegments, type Chunk, type SegmentMap } from './code-map.ts';
+import {
+  findChunk,
+  mapExecutableSegments,
+  mapSegment,
+  type Chunk,
+  type SegmentMap,
+} from './code-map.ts';
 import { readElf } from './elf-reader.ts';
-import { STT_FUNC, type ElfFile } from './elf-types.ts';
+import {
+  STT_FUNC,
+  isExecutableLoad,
+  type ElfFile,
+  type ElfHeaders,
+  type ElfSymbol,
+  type ProgramHeader,
+} from './elf-types.ts';
 import type { InstructionField } from './instruction-fields.ts';
 import type { InstructionInfo, Occurrence } from './occurrence.ts';
 
@@ -18,14 +31,22 @@ export interface SegmentSummary {
   size: number;
 }
 
-export interface ElfScan {
-  elf: ElfFile;
+/** What a scan found, whether the file was in memory or streamed (scan-file.ts). */
+export interface SegmentsScan {
   segments: SegmentSummary[];
   /** Bytes of executable segments searched. */
   bytesScanned: number;
   occurrences: Occurrence[];
+  /** Code/data chunks of every executable segment (of those with a hit, when streamed). */
   maps: SegmentMap[];
 }
+
+export interface ElfScan extends SegmentsScan {
+  elf: ElfFile;
+}
+
+/** One segment's file bytes: `bytes[0]` is the file byte at offset `base`. */
+export type SegmentBytes = (seg: ProgramHeader) => { bytes: Uint8Array; base: number };
 
 function uniqueRun(fields: InstructionField[]): InstructionField[] {
   return fields.filter((f, i) => i === 0 || fields[i - 1] !== f);
@@ -48,7 +69,7 @@ const LINKER_CODE = new Set(['.plt', '.plt.got', '.plt.sec', '.iplt', '.init', '
  * covers may be data that the sweep decoded, e.g. a constant table in hand-written assembly
  * of a stripped file. The interval list is built on the first call only (clean files: never).
  */
-export function functionCoverage(elf: ElfFile): CoverageFn {
+export function functionCoverage(elf: ElfHeaders): CoverageFn {
   let ranges: [bigint, bigint][] | undefined;
   const build = (): [bigint, bigint][] => {
     const list = elf.symbols
@@ -85,8 +106,9 @@ export function classifyHits(
   hits: bigint[],
   onHit?: (i: number) => void,
   coverage?: CoverageFn,
+  base = 0,
 ): Occurrence[] {
-  const dec = new ChunkDecoder(bytes, chunks);
+  const dec = new ChunkDecoder(bytes, chunks, base);
   const out: Occurrence[] = [];
   try {
     hits.forEach((v, n) => {
@@ -157,31 +179,56 @@ function classifyOne(
   return { ...where, kind: 'spanning', instructions: ins.map((d) => part(d, v, end)), ...doubt };
 }
 
-/** Scans a parsed ELF file. Throws nothing for a file readElf accepted. */
-export function scanParsedElf(elf: ElfFile, onProgress?: ProgressFn): ElfScan {
-  const maps = mapExecutableSegments(elf);
-  const total = maps.reduce((s, m) => s + Number(m.segment.filesz), 0);
+/**
+ * Scans the executable segments of a parsed file, one at a time, with bytes from `bytesOf`.
+ * With `symbolsOnHit`, `elf.symbols` starts empty and is filled by it before the first
+ * segment with a hit is classified, and only such segments are mapped into chunks (a clean
+ * file needs neither symbols nor chunks); otherwise every segment is mapped (the rewriter
+ * needs them all). Throws nothing for headers readElfHeaders accepted (bytesOf and
+ * symbolsOnHit may throw BinaryIoError).
+ */
+export function scanSegments(
+  elf: ElfHeaders,
+  bytesOf: SegmentBytes,
+  onProgress?: ProgressFn,
+  symbolsOnHit?: () => ElfSymbol[],
+): SegmentsScan {
+  const segs = elf.programHeaders.filter((p) => isExecutableLoad(p) && p.filesz > 0n);
+  const all = symbolsOnHit ? undefined : mapExecutableSegments(elf);
+  const maps: SegmentMap[] = all ?? [];
+  const total = segs.reduce((s, p) => s + Number(p.filesz), 0);
   const occurrences: Occurrence[] = [];
-  const coverage = functionCoverage(elf);
+  let coverage: CoverageFn | undefined;
   let done = 0;
-  for (const m of maps) {
-    const seg = m.segment;
+  segs.forEach((seg, i) => {
     const start = Number(seg.offset);
     const size = Number(seg.filesz);
-    const hits = findVmfuncBytes(elf.bytes, start, start + size).map(
-      (o) => seg.vaddr + BigInt(o - start),
+    const { bytes, base } = bytesOf(seg);
+    const hits = findVmfuncBytes(bytes, start - base, start - base + size).map(
+      (o) => seg.vaddr + BigInt(o + base - start),
     );
-    occurrences.push(...classifyHits(elf.bytes, m.chunks, hits, undefined, coverage));
+    if (hits.length > 0) {
+      if (!coverage && symbolsOnHit) elf.symbols = symbolsOnHit();
+      coverage ??= functionCoverage(elf);
+      const m = all ? all[i] : mapSegment(elf, seg);
+      if (!all) maps.push(m);
+      occurrences.push(...classifyHits(bytes, m.chunks, hits, undefined, coverage, base));
+    }
     done += size;
     onProgress?.(done, total);
-  }
-  const segments = maps.map((m) => ({
-    index: m.segment.index,
-    vaddr: m.segment.vaddr,
-    fileOffset: Number(m.segment.offset),
-    size: Number(m.segment.filesz),
+  });
+  const segments = segs.map((p) => ({
+    index: p.index,
+    vaddr: p.vaddr,
+    fileOffset: Number(p.offset),
+    size: Number(p.filesz),
   }));
-  return { elf, segments, bytesScanned: total, occurrences, maps };
+  return { segments, bytesScanned: total, occurrences, maps };
+}
+
+/** Scans a parsed ELF file in memory. Throws nothing for a file readElf accepted. */
+export function scanParsedElf(elf: ElfFile, onProgress?: ProgressFn): ElfScan {
+  return { elf, ...scanSegments(elf, () => ({ bytes: elf.bytes, base: 0 }), onProgress) };
 }
 
 export type ScanOutcome =

@@ -1,17 +1,11 @@
 // Bad input through the real command: one clear line on stderr, exit status 1, no output file.
+// The commands are started together and awaited by each test (see cli-run.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cli } from './cli-run.ts';
 import { fixtureBytes, tempDir } from './fixtures.ts';
-
-const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-
-function cli(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr };
-}
 
 function variant(name: string, edit: (b: Uint8Array, v: DataView) => Uint8Array | void): string {
   const b = new Uint8Array(fixtureBytes('immediate'));
@@ -52,10 +46,20 @@ const cases: [string, string, RegExp][] = [
   ],
 ];
 
-for (const [what, path, message] of cases) {
-  test(`rewrite rejects ${what}`, () => {
+const runs = cases.map(([, path]) => cli(['rewrite', path, '-o', `${path}.out`]));
+const scanBad = cli(['scan', cases[0][1]]);
+const unwritableDir = join(tempDir(), 'no-such-dir');
+const unwritable = cli([
+  'rewrite',
+  variant('good', () => undefined),
+  '-o',
+  join(unwritableDir, 'out'),
+]);
+
+for (const [k, [what, path, message]] of cases.entries()) {
+  test(`rewrite rejects ${what}`, async () => {
     const out = `${path}.out`;
-    const r = cli(['rewrite', path, '-o', out]);
+    const r = await runs[k];
     assert.equal(r.status, 1);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -63,19 +67,17 @@ for (const [what, path, message] of cases) {
   });
 }
 
-test('scan rejects a non-ELF file the same way', () => {
-  const r = cli(['scan', cases[0][1]]);
+test('scan rejects a non-ELF file the same way', async () => {
+  const r = await scanBad;
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^skybridge: error: .*not an ELF file \(bad magic number\)\n$/);
 });
 
-test('an unwritable output path fails cleanly and leaves nothing behind', () => {
-  const input = variant('good', () => undefined);
-  const dir = join(tempDir(), 'no-such-dir');
-  const r = cli(['rewrite', input, '-o', join(dir, 'out')]);
+test('an unwritable output path fails cleanly and leaves nothing behind', async () => {
+  const r = await unwritable;
   assert.equal(r.status, 1);
   assert.match(r.stderr, /cannot write .*no-such-dir\/out: ENOENT/);
-  assert.equal(existsSync(dir), false);
+  assert.equal(existsSync(unwritableDir), false);
   assert.deepEqual(
     readdirSync(tempDir()).filter((f) => f.endsWith('.tmp')),
     [],

@@ -22,8 +22,15 @@ export const FIXTURES = [
   'store-disp',
   'callmid',
   'nopshift',
+  'bigbss',
+  'noseparate',
 ] as const;
 export type FixtureName = (typeof FIXTURES)[number];
+
+// Linker options beyond gcc's defaults (Debian's ld separates code by default).
+const LINK: Partial<Record<FixtureName, string[]>> = {
+  noseparate: ['-Wl,-z,noseparate-code'],
+};
 
 export function tempDir(): string {
   dir ??= mkdtempSync(join(tmpdir(), 'skybridge-binary-'));
@@ -36,7 +43,9 @@ export function fixture(name: FixtureName): string {
   if (got) return got;
   const src = name === 'spanning' ? `${name}.S` : `${name}.c`;
   const out = join(tempDir(), name);
-  execFileSync('gcc', ['-O1', '-o', out, join(here, src)], { stdio: 'pipe' });
+  execFileSync('gcc', ['-O1', ...(LINK[name] ?? []), '-o', out, join(here, src)], {
+    stdio: 'pipe',
+  });
   built.set(name, out);
   return out;
 }
@@ -50,7 +59,7 @@ export interface RunResult {
   status: number | null;
 }
 
-export function run(path: string): RunResult {
-  const r = spawnSync(path, [], { encoding: 'utf8' });
+export function run(path: string, args: string[] = []): RunResult {
+  const r = spawnSync(path, args, { encoding: 'utf8' });
   return { stdout: r.stdout, status: r.status };
 }

@@ -38,7 +38,7 @@ test('mutated headers never cause an unexplained exception or a partial file', (
         assert.ok(['clean', 'found', 'invalid'].includes(s.kind));
         const r = rewriteElf(bytes);
         if (r.kind === 'rewritten') {
-          writeOutputAtomically(out, r.bytes);
+          writeOutputAtomically(out, r.bytes, 0o755);
           assert.deepEqual(new Uint8Array(readFileSync(out)), r.bytes);
         } else {
           assert.ok(['unchanged', 'refused', 'invalid'].includes(r.kind));

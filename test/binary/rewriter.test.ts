@@ -164,16 +164,7 @@ test('nopshift: a jump, a jcc and a RIP-relative load trade place with a NOP, in
   );
 });
 
-test('data inside .text is reported and the rewrite refused', () => {
-  const r = rewriteElf(fixtureBytes('data-in-text'));
-  assert.equal(r.kind, 'refused');
-  if (r.kind !== 'refused') return;
-  assert.match(r.reason, /not in decodable code; data is never changed/);
-  assert.deepEqual(
-    r.occurrences.map((o) => o.kind),
-    ['data'],
-  );
-});
+// Data inside .text sharing a page with code: refused, see nx-pages.test.ts.
 
 test('a clean file is left unchanged', () => {
   const once = rewriteElf(fixtureBytes('spanning'));
