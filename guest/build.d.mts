@@ -14,11 +14,32 @@ export interface Guest {
   dir?: string;
   /** Calls a kernel personality's own system calls: run by an experiment, not by `run`. */
   kernelProgram?: boolean;
-  /** Contains SSE2 instructions (gcc auto-vectorisation); only 'vector' does. */
+  /** Contains SSE2 instructions: 'vector' (gcc auto-vectorisation) and the SQLite programs
+   *  (scalar double arithmetic, and the loops gcc vectorises in SQLite). */
   sse?: boolean;
+  /** Links the SQLite amalgamation (build/sqlite) and guest/sqlite's OS layer. */
+  sqlite?: boolean;
 }
 export const GUESTS: readonly Guest[];
 export const CFLAGS: readonly string[];
 export const OUT_DIR: string;
 export function guestPath(name: string): string;
-export function buildGuests(opts?: { quiet?: boolean; force?: boolean }): Promise<void>;
+export function buildGuests(opts?: {
+  quiet?: boolean;
+  force?: boolean;
+  /** Build only these programs (and what they need). */
+  only?: string[] | null;
+}): Promise<void>;
+/** The npm package SQLite's amalgamation comes from, pinned. */
+export const SQLITE_PACKAGE: { name: string; version: string; integrity: string };
+/** The -D flags sqlite3.c is compiled with (besides CFLAGS). */
+export const SQLITE_DEFINES: readonly string[];
+export const SQLITE_CACHE_DIR: string;
+/** The folder holding sqlite3.c and sqlite3.h, fetched with npm pack on first use. */
+export function sqliteAmalgamation(opts?: {
+  cacheDir?: string;
+  log?: (line: string) => void;
+  env?: Record<string, string>;
+}): Promise<string>;
+/** SQLite's version according to the amalgamation's sqlite3.h in `dir`. */
+export function sqliteVersion(dir: string): string;

@@ -1,11 +1,14 @@
 // Builds the guest programs (guest/linux/*.c with our libc in guest/libc) into
 // build/guest/<name> with the machine's gcc. A program is rebuilt only when the hash of its
 // inputs (its sources, all libc files, the flags and `gcc --version`) differs from the one in
-// build/guest/manifest.json. CLI: node guest/build.mjs [--quiet] [--force]
+// build/guest/manifest.json. Programs that link SQLite (guest/sqlite) also need its
+// amalgamation: fetched once from npm into build/sqlite/, compiled once per hash of its
+// inputs (see SQLite below). CLI: node guest/build.mjs [--quiet] [--force] [--only NAME,...]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -22,6 +25,7 @@ const GUEST_DIR = dirname(fileURLToPath(import.meta.url));
 const LIBC_DIR = join(GUEST_DIR, 'libc');
 export const OUT_DIR = resolve(GUEST_DIR, '..', 'build', 'guest');
 const MANIFEST = join(OUT_DIR, 'manifest.json');
+export const SQLITE_CACHE_DIR = resolve(GUEST_DIR, '..', 'build', 'sqlite');
 
 // Static, no C library, no PIE (linked at the default 0x400000), and none of the extras a
 // distribution gcc adds by default (stack protector, CET endbr64, .eh_frame, build-id note).
@@ -75,6 +79,16 @@ export const GUESTS = [
     'shared-counter racers and a register-heavy mixer: the kernel tests start threads at their *_thread entries; main runs each once',
   ),
   ok('rep', 'rep stosb/stosq/movsb/movsq in inline asm, a zero count, std + rep movsb'),
+  ok(
+    'sqlite-demo',
+    'the SQLite amalgamation on our in-memory VFS: 600 rows in a transaction, then COUNT, SUM, ORDER BY/LIMIT, a JOIN, an index lookup, UPDATE, DELETE, GROUP BY with REAL arithmetic',
+    { dir: 'sqlite', sqlite: true, sse: true },
+  ),
+  ok(
+    'sqlite-vfs',
+    'our SQLite OS layer checked: the in-memory file store, then rollback, cache spill, close and reopen, VACUUM, journal modes, a temp table',
+    { dir: 'sqlite', sqlite: true, sse: true },
+  ),
   ok('args', "prints argc and each argv string (argv[0] is the caller's choice)", {
     args: ['one', 'two words', ''],
   }),
@@ -150,7 +164,7 @@ function sourcesOf(name) {
     .sort()
     .map((f) => join(LIBC_DIR, f));
   const shared = readdirSync(dir)
-    .filter((f) => f.startsWith('lib'))
+    .filter((f) => f.startsWith('lib') && /\.[chS]$/.test(f))
     .sort()
     .map((f) => join(dir, f));
   return { own: [join(dir, `${name}.c`)], libc: [...libc, ...shared] };
@@ -181,14 +195,208 @@ function exists(path) {
   }
 }
 
-/** Runs gcc for one program; resolves to null on success or to an error message. */
-function compile(name) {
+// ---- SQLite ------------------------------------------------------------------------------
+// The amalgamation (sqlite3.c, sqlite3.h) is the one better-sqlite3 ships in deps/sqlite3.
+// `npm pack` fetches the package's tarball into build/sqlite/ (it is never installed: its
+// native addon is not wanted) and tar takes the two files out of it. Nothing of SQLite is
+// kept in the repository. The version is pinned, so every machine compiles the same SQLite;
+// to move to another release change both fields (npm view better-sqlite3@12 dist.integrity).
+export const SQLITE_PACKAGE = {
+  name: 'better-sqlite3',
+  version: '12.11.1', // SQLite 3.53.2
+  integrity:
+    'sha512-dq9AtApgg5PGFtBzPFSBl3HZQjHok5gaQCM6zh2Yk0aSmDCs1CbnVI8/HgASQkNKsWFpseIO9beg5xxpYhbIfA==',
+};
+
+// Our OS layer (guest/sqlite/libsqlite-os.c) in place of SQLite's, no threads, no extension
+// loading or WAL (no dlopen, no shared memory), temporary tables and journals in memory, and
+// memsys5 as the only allocator (ZERO_MALLOC: no malloc()/free(); the heap is given at run
+// time). LONGDOUBLE_TYPE=double: the interpreter has no x87, and SQLites that use long double
+// then keep to doubles (3.53 uses none either way; gcc emits SSE2 for doubles, and the test
+// checks that no x87 instruction is left). OMIT_LOCALTIME: no localtime() here.
+export const SQLITE_DEFINES = [
+  '-DSQLITE_OS_OTHER=1',
+  '-DSQLITE_THREADSAFE=0',
+  '-DSQLITE_OMIT_LOAD_EXTENSION',
+  '-DSQLITE_OMIT_WAL',
+  '-DSQLITE_TEMP_STORE=3',
+  '-DSQLITE_DEFAULT_MEMSTATUS=0',
+  '-DSQLITE_ENABLE_MEMSYS5',
+  '-DSQLITE_ZERO_MALLOC',
+  '-DLONGDOUBLE_TYPE=double',
+  '-DSQLITE_OMIT_LOCALTIME',
+];
+// The guests' flags less -Werror: a warning a newer gcc finds in SQLite's code is not ours to
+// fix and should not stop the build (gcc 12 gives none).
+const SQLITE_CFLAGS = [...CFLAGS.filter((f) => f !== '-Werror'), ...SQLITE_DEFINES];
+
+const sha256 = (...parts) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+};
+
+/** Runs a command; resolves to { code, stdout, stderr } (code null if it could not start). */
+function run(cmd, args, opts = {}) {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (e) => done({ code: null, stdout, stderr: e.message }));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** Moves a finished temporary file or folder into place; another process may have got
+ *  there first with the same content, which is as good. */
+function install(tmp, path) {
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!exists(path) && !isDir(path)) throw e;
+  }
+}
+
+function isDir(path) {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** npm's summary of why `npm pack --json` failed. */
+function npmError(r) {
+  try {
+    const e = JSON.parse(r.stdout).error;
+    if (e?.summary) return e.summary;
+  } catch {
+    // not JSON: fall back to stderr
+  }
+  const lines = r.stderr.split('\n').filter((l) => l.trim());
+  return (lines.find((l) => /npm error (?!code|errno|syscall)/.test(l)) ?? lines[0] ?? '')
+    .replace(/^npm error /, '')
+    .trim();
+}
+
+/**
+ * The amalgamation's folder (sqlite3.c and sqlite3.h), fetched and unpacked on first use.
+ * Rejects with a message that says what to do when the package cannot be fetched.
+ * `env` adds to npm's environment (tests point npm_config_registry elsewhere).
+ */
+export async function sqliteAmalgamation({
+  cacheDir = SQLITE_CACHE_DIR,
+  log = () => {},
+  env,
+} = {}) {
+  const { name, version, integrity } = SQLITE_PACKAGE;
+  const spec = `${name}@${version}`;
+  const dir = join(cacheDir, `${name}-${version}`);
+  if (exists(join(dir, 'sqlite3.c')) && exists(join(dir, 'sqlite3.h'))) return dir;
+  mkdirSync(cacheDir, { recursive: true });
+  const tgz = join(cacheDir, `${name}-${version}.tgz`);
+  const integrityOf = (f) =>
+    `sha512-${createHash('sha512').update(readFileSync(f)).digest('base64')}`;
+  if (!exists(tgz) || integrityOf(tgz) !== integrity) {
+    log(`guest: fetching SQLite's amalgamation: npm pack ${spec}`);
+    const tmp = mkdtempSync(join(cacheDir, 'pack-'));
+    try {
+      const r = await run(
+        'npm',
+        ['pack', spec, '--json', '--ignore-scripts', '--pack-destination', tmp],
+        { cwd: tmp, env: { ...process.env, ...env } },
+      );
+      if (r.code !== 0) {
+        throw new Error(
+          `cannot fetch SQLite: \`npm pack ${spec}\` ${r.code === null ? `could not run (${r.stderr})` : `failed: ${npmError(r)}`}.\n` +
+            `The SQLite guest programs are built from the amalgamation in that npm package, ` +
+            `fetched at build time. Check that the npm registry can be reached, or put ` +
+            `${name}-${version}.tgz in ${cacheDir}.`,
+        );
+      }
+      const got = join(tmp, `${name}-${version}.tgz`);
+      if (!exists(got)) throw new Error(`npm pack ${spec} made no ${name}-${version}.tgz`);
+      if (integrityOf(got) !== integrity) {
+        throw new Error(`${spec}: the tarball's hash is not the pinned one (${integrity})`);
+      }
+      install(got, tgz);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  const tmp = mkdtempSync(join(cacheDir, 'unpack-'));
+  const inside = ['sqlite3.c', 'sqlite3.h'].map((f) => `package/deps/sqlite3/${f}`);
+  const r = await run('tar', ['-xzf', tgz, '-C', tmp, ...inside]);
+  if (r.code !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`cannot unpack ${inside.join(' and ')} from ${tgz}: ${r.stderr.trim()}`);
+  }
+  install(join(tmp, 'package', 'deps', 'sqlite3'), dir);
+  rmSync(tmp, { recursive: true, force: true });
+  return dir;
+}
+
+/** SQLite's version, as its header says (e.g. "3.53.2"). */
+export function sqliteVersion(dir) {
+  const m = /#define SQLITE_VERSION\s+"([^"]+)"/.exec(readFileSync(join(dir, 'sqlite3.h'), 'utf8'));
+  return m ? m[1] : 'unknown';
+}
+
+/**
+ * Where sqlite3.c compiled is cached: build/sqlite/sqlite3-<hash>.o, where the hash covers
+ * the amalgamation, our libc headers (sqlite3.c includes string.h and math.h from there), the
+ * flags and `gcc --version`. The hash is also part of each SQLite program's own.
+ */
+function sqliteObjectOf(dir, version) {
+  const headers = readdirSync(LIBC_DIR)
+    .filter((f) => f.endsWith('.h'))
+    .sort()
+    .map((f) => `\0${f}\0${readFileSync(join(LIBC_DIR, f), 'utf8')}`);
+  const hash = sha256(
+    JSON.stringify({ SQLITE_CFLAGS, version }),
+    readFileSync(join(dir, 'sqlite3.c')),
+    readFileSync(join(dir, 'sqlite3.h')),
+    ...headers,
+  );
+  return { dir, hash, object: join(SQLITE_CACHE_DIR, `sqlite3-${hash.slice(0, 16)}.o`) };
+}
+
+/** Compiles sqlite3.c unless its object is cached; resolves to null or an error message. */
+async function compileSqlite({ dir, object }, log) {
+  if (exists(object)) return null;
+  log(`guest: compiling SQLite ${sqliteVersion(dir)} (about 30 s)`);
+  const started = Date.now();
+  const tmp = `${object}.tmp-${process.pid}`;
+  const args = [...SQLITE_CFLAGS, '-I', LIBC_DIR, '-c', '-o', tmp, join(dir, 'sqlite3.c')];
+  const r = await run('gcc', args);
+  if (r.code !== 0) {
+    rmSync(tmp, { force: true });
+    return `gcc could not compile ${join(dir, 'sqlite3.c')}:\n${r.stderr.trimEnd()}`;
+  }
+  install(tmp, object);
+  // Objects of earlier inputs are of no further use.
+  for (const f of readdirSync(SQLITE_CACHE_DIR))
+    if (/^sqlite3-[0-9a-f]{16}\.o$/.test(f) && join(SQLITE_CACHE_DIR, f) !== object)
+      rmSync(join(SQLITE_CACHE_DIR, f), { force: true });
+  log(`guest: compiled SQLite in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return null;
+}
+
+/** Runs gcc for one program; resolves to null on success or to an error message. A SQLite
+ *  program also gets the amalgamation's header folder and its compiled object. */
+function compile(name, sqlite) {
   const { own, libc } = sourcesOf(name);
   const inputs = [...own, ...libc.filter((f) => /\.(c|S)$/.test(f))];
   const out = guestPath(name);
   // Unique temporary name, renamed into place: parallel test processes may build at once.
   const tmp = `${out}.tmp-${process.pid}`;
-  const args = [...CFLAGS, '-I', LIBC_DIR, '-I', dirOf(name), '-o', tmp, ...inputs];
+  const args = [...CFLAGS, '-I', LIBC_DIR, '-I', dirOf(name)];
+  if (sqlite) args.push('-I', sqlite.dir);
+  args.push('-o', tmp, ...inputs);
+  if (sqlite) args.push(sqlite.object);
   return new Promise((done) => {
     const child = spawn('gcc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -206,32 +414,69 @@ function compile(name) {
 }
 
 /** Builds every stale program; rejects with gcc's messages if any build fails. */
-export async function buildGuests({ quiet = false, force = false } = {}) {
+export async function buildGuests({ quiet = false, force = false, only = null } = {}) {
   const log = quiet ? () => {} : (s) => process.stderr.write(`${s}\n`);
+  // `only`: the names to build (an experiment needing one program should not have to fetch
+  // and compile SQLite); the manifest keeps every other program's entry.
+  if (only) for (const n of only) guestPath(n);
+  const GUESTS_ALL = GUESTS;
+  const GUESTS_SEL = only ? GUESTS.filter((g) => only.includes(g.name)) : GUESTS;
   const version = gccVersion();
   mkdirSync(OUT_DIR, { recursive: true });
   const manifest = readManifest();
-  const hashes = new Map(GUESTS.map((g) => [g.name, inputHash(g.name, version)]));
-  const stale = GUESTS.map((g) => g.name).filter(
+  // SQLite's amalgamation (fetched on first use) is an input of the programs that link it.
+  let sqlite = null;
+  let sqliteFailure = null;
+  if (GUESTS_SEL.some((g) => g.sqlite)) {
+    try {
+      sqlite = sqliteObjectOf(await sqliteAmalgamation({ log }), version);
+    } catch (e) {
+      sqliteFailure = e.message;
+    }
+  }
+  const hashes = new Map(
+    GUESTS_SEL.map((g) => [
+      g.name,
+      g.sqlite
+        ? sha256(inputHash(g.name, version), sqlite?.hash ?? 'no SQLite')
+        : inputHash(g.name, version),
+    ]),
+  );
+  const stale = GUESTS_SEL.map((g) => g.name).filter(
     (n) => force || manifest[n]?.hash !== hashes.get(n) || !exists(guestPath(n)),
   );
   if (stale.length === 0) {
-    log(`guest: ${GUESTS.length} programs up to date in ${OUT_DIR}`);
+    log(`guest: ${GUESTS_SEL.length} programs up to date in ${OUT_DIR}`);
     return;
   }
   const started = Date.now();
   const failures = [];
-  const queue = [...stale];
+  const usesSqlite = (n) => GUESTS.find((g) => g.name === n)?.sqlite === true;
+  // SQLite compiles (if it must) while the other programs build; its programs go last.
+  const sqliteReady =
+    sqlite && stale.some(usesSqlite) ? compileSqlite(sqlite, log) : Promise.resolve(null);
+  const queue = stale.filter((n) => !usesSqlite(n));
+  if (sqliteFailure) {
+    const names = stale.filter(usesSqlite);
+    failures.push(`guest programs ${names.join(', ')} cannot be built: ${sqliteFailure}`);
+  } else {
+    queue.push(...stale.filter(usesSqlite));
+  }
   const worker = async () => {
     for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
-      const err = await compile(n);
+      if (usesSqlite(n) && (await sqliteReady)) continue; // reported below, once
+      const err = await compile(n, usesSqlite(n) ? sqlite : null);
       if (err) failures.push(`guest program "${n}" failed to build: ${err}`);
       else manifest[n] = { hash: hashes.get(n) };
     }
   };
   await Promise.all(Array.from({ length: Math.min(availableParallelism(), stale.length) }, worker));
+  const sqliteError = await sqliteReady;
+  if (sqliteError) failures.push(`SQLite failed to build: ${sqliteError}`);
   const sorted = Object.fromEntries(
-    [...hashes.keys()].filter((n) => manifest[n]).map((n) => [n, manifest[n]]),
+    GUESTS_ALL.map((g) => g.name)
+      .filter((n) => manifest[n])
+      .map((n) => [n, manifest[n]]),
   );
   const tmp = `${MANIFEST}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(sorted, null, 2)}\n`);
@@ -242,13 +487,20 @@ export async function buildGuests({ quiet = false, force = false } = {}) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const argv = process.argv.slice(2);
-  const unknown = argv.filter((a) => a !== '--quiet' && a !== '--force');
-  if (unknown.length) {
-    process.stderr.write(`usage: node guest/build.mjs [--quiet] [--force]\n`);
+  const onlyAt = argv.indexOf('--only');
+  const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : null;
+  const rest = onlyAt >= 0 ? argv.filter((_, i) => i !== onlyAt && i !== onlyAt + 1) : argv;
+  const unknown = rest.filter((a) => a !== '--quiet' && a !== '--force');
+  if (unknown.length || (only !== null && only.length === 0)) {
+    process.stderr.write(
+      `usage: node guest/build.mjs [--quiet] [--force] [--only NAME[,NAME...]]\n`,
+    );
     process.exit(2);
   }
-  buildGuests({ quiet: argv.includes('--quiet'), force: argv.includes('--force') }).catch((e) => {
-    process.stderr.write(`${e.message}\n`);
-    process.exit(1);
-  });
+  buildGuests({ quiet: rest.includes('--quiet'), force: rest.includes('--force'), only }).catch(
+    (e) => {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -8,7 +8,10 @@ enum {
   SYS_write = 1, SYS_mmap = 9, SYS_munmap = 11, SYS_brk = 12, SYS_getpid = 39,
   SYS_clock_gettime = 228, SYS_exit_group = 231, SYS_getrandom = 318,
 };
-enum { ENOSYS = 38 };
+enum {
+  ENOENT = 2, EBADF = 9, ENOMEM = 12, EEXIST = 17, EINVAL = 22, EMFILE = 24, EFBIG = 27,
+  ENOSPC = 28, ENAMETOOLONG = 36, ENOSYS = 38,
+};
 enum { PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20 };
 enum { CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1 };
 #define MAP_FAILED_MAX ((uintptr_t)-4096) /* results above this are -errno */

@@ -21,17 +21,12 @@ export interface GuestImage {
 }
 
 const cache = new Map<string, GuestImage>();
-let built = false;
-
-/** The built program `name`. The first call in a process runs the guest build, which
+/** The built program `name`. The first use in a process runs the guest build for it, which
  *  rebuilds only what changed (a fraction of a second when nothing did). */
 export function guestImage(name: string): GuestImage {
   let g = cache.get(name);
   if (g !== undefined) return g;
-  if (!built) {
-    execFileSync(process.execPath, [BUILD, '--quiet'], { stdio: 'inherit' });
-    built = true;
-  }
+  execFileSync(process.execPath, [BUILD, '--quiet', '--only', name], { stdio: 'inherit' });
   const path = join(OUT, name);
   if (!existsSync(path)) throw new Error(`guest program ${name} was not built (${path})`);
   const bytes = new Uint8Array(readFileSync(path));
