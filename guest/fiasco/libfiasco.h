@@ -97,8 +97,3 @@ static inline l4_msgtag_t l4_ipc_sleep(l4_timeout_t timeout) {
   return l4_ipc_receive(L4_INVALID_CAP, 0, timeout);
 }
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}

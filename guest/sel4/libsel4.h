@@ -59,8 +59,3 @@ static inline seL4_MessageInfo_t seL4_Recv(seL4_CPtr src, seL4_Word mr[4], seL4_
   return r;
 }
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}

@@ -122,8 +122,3 @@ static inline zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t si
                      (uint64_t)observed);
 }
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}

@@ -7,25 +7,13 @@
    (src/experiments/zircon-bench.ts) creates the channels, starts the threads at client_main
    and server_main with the handle values in registers, and reads the stamps (and the first
    failing status, if any) from each process's memory afterwards. */
+#include "ipcbench.h"
 #include "libzircon.h"
 
-enum { MAX_ROUNDS = 4096, MAX_WORDS = ZX_CHANNEL_MAX_MSG_BYTES / 4 };
+enum { MAX_WORDS = ZX_CHANNEL_MAX_MSG_BYTES / 4 };
 
-uint64_t start_stamp[MAX_ROUNDS], end_stamp[MAX_ROUNDS];
-uint64_t arrive_stamp[MAX_ROUNDS], reply_stamp[MAX_ROUNDS];
-uint64_t overhead;
 /* The first failing call's zx_status_t (0: none), its 32 bits zero-extended. */
 uint64_t client_status, server_status;
-
-/* Entries of the stamp arrays to touch before measuring (set by the harness to the same value
-   in a run and in its warm-up-only twin, so the touching cancels out of the instruction
-   count): a benchmark's result buffer is warm, or every eighth stamp's store would open a
-   cold line inside the timed window. */
-uint64_t warm_rounds = 1;
-
-static void warm_stamps(uint64_t *a, uint64_t *b) {
-  for (uint64_t i = 0; i < warm_rounds && i < MAX_ROUNDS; i++) a[i] = b[i] = 0;
-}
 
 /* Each side's own buffers, so that client and server can share one process. Words, so the
    txid is a plain uint32_t load and store. */
@@ -50,14 +38,7 @@ static __attribute__((noreturn)) void park(zx_handle_t park_channel) {
 void client_main(uint64_t rounds, uint64_t bytes, zx_handle_t channel, uint64_t rip,
                  zx_handle_t park_channel) {
   warm_stamps(start_stamp, end_stamp);
-  /* The least of a few tries: the first may fetch a cold line of this code between its two
-     stamps. */
-  overhead = UINT64_MAX;
-  for (int j = 0; j < 4; j++) {
-    uint64_t o0 = rdtsc();
-    uint64_t d = rdtsc() - o0;
-    if (d < overhead) overhead = d;
-  }
+  measure_overhead();
   fill(client_send, bytes);
   uint32_t actual_bytes, actual_handles;
   for (uint64_t i = 0; i < rounds && i < MAX_ROUNDS; i++) {
