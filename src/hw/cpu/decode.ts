@@ -514,12 +514,8 @@ function finishSizes(d: Insn, ins: IcedInstruction, m: number): void {
     d.cls = Cls.ShiftCl;
   if (d.op === Op.Mov && d.k0 === K.Mem) d.cls = Cls.Store;
   else if (d.op === Op.Mov && d.k1 === K.Mem) d.cls = Cls.Load;
-  if ((d.op === Op.Jmp || d.op === Op.Call) && d.k0 === K.None && ins.opCount === 1) {
-    // A direct branch: operand() stored rel; mark no operand.
-    d.k0 = K.None;
-  }
-  // The source of Movzx/Movsx, Cvtsi2sd and bit tests keeps its own size in srcSize.
-  void ins;
+  // A direct JMP/CALL keeps k0 = None (operand() stored its target in rel); the source of
+  // MOVZX/MOVSX, CVTSI2SD and the bit tests keeps its own size in srcSize.
 }
 
 function stringInsn(d: Insn, ins: IcedInstruction, m: number): void {
