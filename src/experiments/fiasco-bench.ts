@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
+import { summarize, type IpcStats } from './experiment.ts';
 
 export interface FiascoCase {
   /** Client and server in different address spaces (tasks) or one. */
@@ -32,7 +33,7 @@ export interface FiascoCase {
   pcid: boolean;
 }
 
-export type FiascoResult = IpcResult;
+export type FiascoResult = IpcResult & { stats: IpcStats };
 
 interface Run {
   k: Subkernel;
@@ -86,11 +87,23 @@ export function runFiascoBench(profile: CpuProfile, c: FiascoCase): FiascoResult
     for (let i = WARMUP; i < total; i++) s += f(i);
     return s / RUNS - overhead;
   };
+  // The spread of the same per-round figures (the means above are computed as they were).
+  const each = (f: (i: number) => number): number[] => {
+    const xs: number[] = [];
+    for (let i = WARMUP; i < total; i++) xs.push(f(i) - overhead);
+    return xs;
+  };
+  const stats: IpcStats = {
+    call: summarize(each((i) => arrive[i]! - start[i]!)),
+    reply: summarize(each((i) => end[i]! - reply[i]!)),
+    roundTrip: summarize(each((i) => end[i]! - start[i]!)),
+  };
   return {
     call: mean((i) => arrive[i]! - start[i]!),
     reply: mean((i) => end[i]! - reply[i]!),
     roundTrip: mean((i) => end[i]! - start[i]!),
     overhead,
     instructions: (r.instructions - warm.instructions) / RUNS,
+    stats,
   };
 }

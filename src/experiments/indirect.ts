@@ -17,7 +17,18 @@ import { bootKernel, type KernelName } from './kernels.ts';
 import { directServerCall } from '../skybridge/direct-call.ts';
 import { SkyBridge } from '../skybridge/skybridge.ts';
 import { EVICTION_TAG_SPAN } from '../hw/tlb.ts';
-import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
+import {
+  row as makeRow,
+  SEEDS,
+  summarize,
+  type Experiment,
+  type ExperimentResult,
+  type ResultRow,
+  type RowParams,
+  type RowSpec,
+  type RunContext,
+  type Stats,
+} from './experiment.ts';
 
 const WARMUP = 4;
 const RUNS = 16;
@@ -35,10 +46,15 @@ export interface IndirectResult {
   evictedBy: Record<string, number>;
   /** Per IPC: client TLB entries evicted by the kernel's (global) or the server's entries. */
   tlbEvictedBy: Record<string, number>;
+  /** The spread over the measured passes: client user-mode cycles per pass without the IPC,
+   *  and pass by pass, with minus without. */
+  stats: { userCyclesWithout: Stats; extraCycles: Stats };
 }
 
 interface Run {
   user: Float64Array;
+  /** Client user-mode cycles of each measured pass. */
+  passCycles: number[];
   total: number;
   evictions: EvictionLog;
   tlb: Map<number, number>;
@@ -70,7 +86,7 @@ function once(
   mech: Mechanism,
 ): Run {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sb = new SkyBridge({ seed: 1 });
+  const sb = new SkyBridge({ seed: SEEDS.skybridge });
   const k = bootKernel(mech.kernel, m, { pcid }, mech.skybridge ? [sb] : []);
   let loop!: Block;
   const pair = echoPair(
@@ -97,6 +113,7 @@ function once(
   let total0 = 0;
   const r: Run = {
     user: new Float64Array(64),
+    passCycles: [],
     total: 0,
     evictions: log,
     tlb,
@@ -129,8 +146,10 @@ function once(
             u.run(loop);
             u.load32(WS_BASE + a);
           }
-          if (i >= WARMUP)
+          if (i >= WARMUP) {
             for (let j = 0; j < before.length; j++) r.user[j]! += slot[j]! - before[j]!;
+            r.passCycles.push(slot[C.cycles]! - before[C.cycles]!);
+          }
           if (withIpc && !mech.skybridge) yield* pair.call(u);
           if (withIpc && mech.skybridge) yield* directServerCall(sb, u, sid, [0]);
         }
@@ -207,6 +226,10 @@ export function measureIndirect(
     direct: per(w.total) - per(w.user[C.cycles]!),
     evictedBy,
     tlbEvictedBy,
+    stats: {
+      userCyclesWithout: summarize(wo.passCycles),
+      extraCycles: summarize(w.passCycles.map((c, i) => c - wo.passCycles[i]!)),
+    },
   };
 }
 
@@ -230,30 +253,50 @@ function run(ctx: RunContext): ExperimentResult {
     [true, { kernel: 'Zircon', skybridge: false }],
     [true, { kernel: 'seL4', skybridge: true }],
   ];
+  const add = (spec: RowSpec): void => void rows.push(makeRow('indirect', spec));
   for (const [pcid, mech] of configs) {
     for (const bytes of WORKING_SETS) {
       const r = measureIndirect(ctx.profile, bytes, pcid, mech);
       const name = mech.skybridge ? `SkyBridge (${mech.kernel})` : mech.kernel;
       const ws = `${name}, W = ${kib(bytes)}${pcid ? '' : ', PCID off'}`;
-      rows.push({
+      const params: RowParams = {
+        kernel: mech.kernel,
+        mechanism: mech.skybridge ? 'skybridge' : 'native',
+        interAs: true,
+        crossCore: false,
+        kpti: false,
+        pcid,
+        workingSet: bytes,
+      };
+      add({
         measurement: `${ws}: client loop cycles per pass, no IPC`,
+        metric: 'loop-cycles',
+        params,
         value: r.userCyclesWithout,
         unit: 'cycles',
+        stats: r.stats.userCyclesWithout,
       });
-      rows.push({
+      add({
         measurement: `${ws}: extra client loop cycles per IPC (indirect)`,
+        metric: 'indirect-cycles',
+        params,
         value: r.userCyclesWith - r.userCyclesWithout,
         unit: 'cycles',
+        stats: r.stats.extraCycles,
         note: `direct cost of each IPC round trip: ${r.direct.toFixed(0)} cycles`,
       });
-      rows.push({
+      add({
         measurement: `${ws}: extra data TLB misses per IPC`,
+        metric: 'extra-dtlb-misses',
+        params,
         value: r.extra['tlb.miss.data']!,
         unit: 'misses',
         note: `+${r.extra['walk.cycles']!.toFixed(1)} walk cycles; client TLB entries evicted by: ${fmt(r.tlbEvictedBy)}`,
       });
-      rows.push({
+      add({
         measurement: `${ws}: extra L1D misses per IPC`,
+        metric: 'extra-l1d-misses',
+        params,
         value: r.extra['l1d.miss']!,
         unit: 'misses',
         note: `L2 ${r.extra['l2.miss']!.toFixed(1)}, LLC ${r.extra['llc.miss']!.toFixed(1)}; client lines evicted by: ${fmt(r.evictedBy)}`,

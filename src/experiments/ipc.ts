@@ -1,10 +1,20 @@
 // Experiment "ipc": sel4bench's IPC cases on the simulated machine, for the seL4 Subkernel
 // (native IPC). SkyBridge rows join these once it exists.
 
-import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
+import {
+  row as makeRow,
+  type Experiment,
+  type ExperimentResult,
+  type IpcStats,
+  type ResultRow,
+  type RowParams,
+  type RowSpec,
+  type RunContext,
+} from './experiment.ts';
 import { runSel4Bench, type IpcCase } from './sel4bench.ts';
 import { runSkyBridgeBench, type SbCase } from './skybridge-bench.ts';
-import { KERNELS, nativeIpc } from './kernels.ts';
+import { KERNELS, nativeIpc, type KernelName, type NativeIpc } from './kernels.ts';
+import { SKYBRIDGE_PHASES } from '../report/schema.ts';
 
 const SEL4BENCH =
   'sel4bench, Skylake i7-6700, no Meltdown mitigation (sel4.systems/About/Performance)';
@@ -25,20 +35,60 @@ const r1 = (v: number): number => Math.round(v * 10) / 10;
 
 const L4RE = 'L4Re performance page, one-way inter-address-space IPC, Xeon Gold 6248R (TSC cycles)';
 
+/** The message each kernel's native benchmark sends in `nativeIpc` (src/experiments/kernels.ts). */
+const NATIVE_MESSAGE: Record<KernelName, RowParams> = {
+  seL4: { words: 0 },
+  'Fiasco.OC': { words: 0 },
+  Zircon: { bytes: 4 },
+};
+
+/** The keys of SkyBridge's phases, by the names skybridge-bench.ts gives them. */
+const PHASE_KEYS: Record<string, (typeof SKYBRIDGE_PHASES)[number]> = {
+  'client entry (save, binding, identity)': 'client-entry',
+  'VMFUNC to the server': 'vmfunc-to-server',
+  'server entry (stack, key check)': 'server-entry',
+  handler: 'handler',
+  'server exit (key check, free stack)': 'server-exit',
+  'VMFUNC back': 'vmfunc-back',
+  'client exit (key check, restore)': 'client-exit',
+};
+
+/** The statistics the kernel's benchmark returned alongside its means (nativeIpc passes its
+ *  result through). */
+function nativeStats(n: NativeIpc): IpcStats {
+  const s = (n as NativeIpc & { stats?: IpcStats }).stats;
+  if (s === undefined) throw new Error('native IPC benchmark: no statistics');
+  return s;
+}
+
+const add =
+  (rows: ResultRow[]) =>
+  (spec: RowSpec): void =>
+    void rows.push(makeRow('ipc', spec));
+
 /** The three kernels side by side: native round trip, SkyBridge built into the same kernel,
  *  and how much faster SkyBridge is (the ratio of the two round trips). */
 function kernelRows(ctx: RunContext): ResultRow[] {
   const rows: ResultRow[] = [];
+  const push = add(rows);
+  const group = 'kernels';
   for (const kpti of [false, true]) {
     for (const name of KERNELS) {
       const n = nativeIpc(name, ctx.profile, kpti, true);
+      const ns = nativeStats(n);
       const sb = runSkyBridgeBench(ctx.profile, { kernel: name, bytes: 0, kpti, pcid: true });
       const cfg = `inter-AS, ${kpti ? 'KPTI' : 'no KPTI'}, PCID`;
+      const common = { kernel: name, interAs: true, crossCore: false, kpti, pcid: true } as const;
+      const native: RowParams = { ...common, mechanism: 'native', ...NATIVE_MESSAGE[name] };
       if (!kpti) {
-        rows.push({
+        push({
+          group,
           measurement: `${name} one-way call, ${cfg}`,
+          metric: 'call',
+          params: native,
           value: n.call,
           unit: 'cycles',
+          stats: ns.call,
           note: n.how,
           ...(name === 'seL4'
             ? { reference: 375, referenceSource: SEL4BENCH, basis: 'calibrated' as const }
@@ -47,20 +97,31 @@ function kernelRows(ctx: RunContext): ResultRow[] {
               : {}),
         });
       }
-      rows.push({
+      push({
+        group,
         measurement: `${name} round trip, ${cfg}`,
+        metric: 'roundtrip',
+        params: native,
         value: n.roundTrip,
         unit: 'cycles',
+        stats: ns.roundTrip,
         note: `${n.instructions} instructions`,
       });
-      rows.push({
+      push({
+        group,
         measurement: `${name} + SkyBridge round trip, ${cfg}`,
+        metric: 'roundtrip',
+        params: { ...common, mechanism: 'skybridge', bytes: 0, chain: false },
         value: sb.roundTrip,
         unit: 'cycles',
+        stats: sb.stats.roundTrip,
         note: `${sb.instructions} instructions`,
       });
-      rows.push({
+      push({
+        group,
         measurement: `SkyBridge speed-up on ${name}, ${cfg}`,
+        metric: 'speedup',
+        params: common,
         value: Math.round((n.roundTrip / sb.roundTrip) * 100) / 100,
         unit: '× faster',
         note: `${r1(n.roundTrip)} → ${r1(sb.roundTrip)} cycles per round trip`,
@@ -78,29 +139,56 @@ function run(ctx: RunContext): ExperimentResult {
         for (const pcid of [true, false]) cases.push({ interAs, words, kpti, pcid });
   cases.push({ interAs: true, words: 0, kpti: false, pcid: true, crossCore: true });
   const rows: ResultRow[] = kernelRows(ctx);
+  const push = add(rows);
   cases.forEach((c, i) => {
     const r = runSel4Bench(ctx.profile, c);
     const l = label(c);
     const reference = c.interAs && c.words === 0 && !c.kpti && c.pcid && !c.crossCore;
     const path = c.crossCore || c.words > 4 ? 'slowpath' : 'fastpath';
-    rows.push({
+    const group = 'sel4bench';
+    const params: RowParams = {
+      kernel: 'seL4',
+      mechanism: 'native',
+      interAs: c.interAs,
+      crossCore: c.crossCore ?? false,
+      kpti: c.kpti,
+      pcid: c.pcid,
+      words: c.words,
+    };
+    push({
+      group,
       measurement: `seL4 call, ${l}`,
+      metric: 'call',
+      params,
       value: r.call,
       unit: 'cycles',
+      stats: r.stats.call,
       note: `one way, ${path}`,
-      ...(reference ? { reference: 375, referenceSource: SEL4BENCH, basis: 'calibrated' as const } : {}),
+      ...(reference
+        ? { reference: 375, referenceSource: SEL4BENCH, basis: 'calibrated' as const }
+        : {}),
     });
-    rows.push({
+    push({
+      group,
       measurement: `seL4 reply, ${l}`,
+      metric: 'reply',
+      params,
       value: r.reply,
       unit: 'cycles',
+      stats: r.stats.reply,
       note: `one way, ${path}`,
-      ...(reference ? { reference: 382, referenceSource: SEL4BENCH, basis: 'calibrated' as const } : {}),
+      ...(reference
+        ? { reference: 382, referenceSource: SEL4BENCH, basis: 'calibrated' as const }
+        : {}),
     });
-    rows.push({
+    push({
+      group,
       measurement: `seL4 round trip, ${l}`,
+      metric: 'roundtrip',
+      params,
       value: r.roundTrip,
       unit: 'cycles',
+      stats: r.stats.roundTrip,
       note: `${r.instructions} instructions per round trip`,
     });
     ctx.progress?.(i + 1, cases.length);
@@ -115,6 +203,7 @@ function run(ctx: RunContext): ExperimentResult {
   ];
   const base = runSel4Bench(ctx.profile, { interAs: true, words: 0, kpti: false, pcid: true });
   const baseKpti = runSel4Bench(ctx.profile, { interAs: true, words: 0, kpti: true, pcid: true });
+  const group = 'skybridge';
   for (const c of sbCases) {
     const r = runSkyBridgeBench(ctx.profile, c);
     const what = c.chain
@@ -123,45 +212,82 @@ function run(ctx: RunContext): ExperimentResult {
         ? 'registers'
         : `${c.bytes} B through the shared buffer`;
     const l = `${what}, ${c.kpti ? 'KPTI' : 'no KPTI'}`;
+    const common = {
+      kernel: c.kernel ?? 'seL4',
+      interAs: true,
+      crossCore: false,
+      kpti: c.kpti,
+      pcid: c.pcid,
+    } as const;
+    const params: RowParams = {
+      ...common,
+      mechanism: 'skybridge',
+      bytes: c.bytes,
+      chain: c.chain ?? false,
+    };
     if (!c.chain) {
-      rows.push({
+      push({
+        group,
         measurement: `SkyBridge call, ${l}`,
+        metric: 'call',
+        params,
         value: r.call,
         unit: 'cycles',
+        stats: r.stats.call,
         note: 'one way: caller stamp to handler stamp',
       });
-      rows.push({
+      push({
+        group,
         measurement: `SkyBridge return, ${l}`,
+        metric: 'reply',
+        params,
         value: r.reply,
         unit: 'cycles',
+        stats: r.stats.reply,
         note: 'one way: handler stamp to caller stamp',
       });
     }
-    rows.push({
+    push({
+      group,
       measurement: `SkyBridge round trip, ${l}`,
+      metric: 'roundtrip',
+      params,
       value: r.roundTrip,
       unit: 'cycles',
+      stats: r.stats.roundTrip,
       note: `${r.instructions} instructions per round trip`,
     });
     if (c.bytes === 0 && !c.kpti && !c.chain) {
       for (const [phase, cycles] of Object.entries(r.phases)) {
-        rows.push({
+        const key = PHASE_KEYS[phase];
+        if (key === undefined) throw new Error(`SkyBridge bench: unknown phase '${phase}'`);
+        push({
+          group,
           measurement: `  SkyBridge round trip breakdown: ${phase}`,
+          metric: 'phase',
+          params: { ...params, phase: key },
           value: cycles,
           unit: 'cycles',
+          stats: r.stats.phases[phase]!,
           note: phase === 'handler' ? "includes the benchmark's two RDTSC stamps" : '',
         });
       }
-      rows.push({
+      push({
+        group,
         measurement: 'SkyBridge vs seL4 fastpath round trip (inter-AS, no KPTI, PCID)',
+        metric: 'speedup',
+        params: common,
         value: Math.round((base.roundTrip / r.roundTrip) * 100) / 100,
         unit: '× faster',
         note: `seL4 ${base.roundTrip} cycles, SkyBridge ${r.roundTrip}`,
       });
     }
     if (c.bytes === 0 && c.kpti && !c.chain) {
-      rows.push({
+      push({
+        group,
         measurement: 'SkyBridge vs seL4 fastpath round trip (inter-AS, KPTI, PCID)',
+        metric: 'speedup',
+        params: common,
         value: Math.round((baseKpti.roundTrip / r.roundTrip) * 100) / 100,
         unit: '× faster',
         note: `seL4 ${baseKpti.roundTrip} cycles, SkyBridge ${r.roundTrip}: no kernel entry, so KPTI costs SkyBridge nothing`,

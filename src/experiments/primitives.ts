@@ -8,7 +8,16 @@ import { ENC } from '../hw/encodings.ts';
 import { movToCr3, swapgs, syscall, sysret } from '../hw/isa.ts';
 import { Trap } from '../hw/traps.ts';
 import { vmcall, vmEntry, vmfunc } from '../hw/vmx.ts';
-import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
+import {
+  row as makeRow,
+  summarize,
+  type Experiment,
+  type ExperimentResult,
+  type ResultRow,
+  type RowSpec,
+  type RunContext,
+  type Stats,
+} from './experiment.ts';
 import { Testbed, USER_DATA } from './testbed.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { Access } from '../hw/translation-state.ts';
@@ -17,15 +26,27 @@ const PAPER = 'SkyBridge, EuroSys 2019, Table 1';
 const WARMUP = 8;
 const RUNS = 16;
 
-/** Mean cycles of `op` over RUNS runs after WARMUP runs. */
-function measure(tb: Testbed, op: (i: number) => void): number {
-  for (let i = 0; i < WARMUP; i++) op(i);
-  const before = tb.core.cycles;
-  for (let i = 0; i < RUNS; i++) op(i);
-  return (tb.core.cycles - before) / RUNS;
+interface Measured {
+  /** Mean cycles over the measured runs. */
+  mean: number;
+  /** Their spread. */
+  stats: Stats;
 }
 
-function vmfuncCost(profile: CpuProfile): number {
+/** Mean cycles of `op` over RUNS runs after WARMUP runs, and their spread. */
+function measure(tb: Testbed, op: (i: number) => void): Measured {
+  for (let i = 0; i < WARMUP; i++) op(i);
+  const before = tb.core.cycles;
+  const each: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = tb.core.cycles;
+    op(i);
+    each.push(tb.core.cycles - t);
+  }
+  return { mean: (tb.core.cycles - before) / RUNS, stats: summarize(each) };
+}
+
+function vmfuncCost(profile: CpuProfile): Measured {
   const tb = new Testbed({ profile });
   tb.addEpt(1);
   const at = tb.userCode.emit(ENC.vmfunc);
@@ -41,13 +62,14 @@ function cr3Cost(
   profile: CpuProfile,
   pcid: boolean,
   noFlush: boolean,
-): { cycles: number; invalidated: number } {
+): { cycles: number; stats: Stats; invalidated: number } {
   const tb = new Testbed({ profile, pcid, startCpl: 0 });
   const at = tb.kernelText.emit(ENC.movCr3Rax);
   const c = tb.core;
   const value = BigInt(tb.kernelCr3) | (noFlush ? 1n << 63n : 0n);
   let cycles = 0;
   let invalidated = 0;
+  const each: number[] = [];
   const op = (measured: boolean): void => {
     c.load32(USER_DATA); // something for a flushing write to invalidate
     const before = c.cycles;
@@ -55,12 +77,13 @@ function cr3Cost(
     movToCr3(c, at, value);
     if (measured) {
       cycles += c.cycles - before;
+      each.push(c.cycles - before);
       invalidated += c.ctr[C.tlbInvalidated]! - inv;
     }
   };
   for (let i = 0; i < WARMUP; i++) op(false);
   for (let i = 0; i < RUNS; i++) op(true);
-  return { cycles: cycles / RUNS, invalidated: invalidated / RUNS };
+  return { cycles: cycles / RUNS, stats: summarize(each), invalidated: invalidated / RUNS };
 }
 
 /**
@@ -68,7 +91,7 @@ function cr3Cost(
  * dispatch (cmp/jae/xor); SWAPGS; SYSRETQ. With KPTI, Linux's CR3 switch on entry and exit
  * (mov from CR3, mask the PCID/user bit, set bit 63, MOV to CR3), each a no-flush write.
  */
-function nullSyscall(profile: CpuProfile, kpti: boolean): number {
+function nullSyscall(profile: CpuProfile, kpti: boolean): Measured {
   const tb = new Testbed({ profile, kpti });
   const c = tb.core;
   const k = tb.kernelText;
@@ -106,7 +129,7 @@ function nullSyscall(profile: CpuProfile, kpti: boolean): number {
 
 /** VMCALL from the guest, a five-instruction VMM handler (read reason and length, advance
  *  the guest RIP), VMRESUME: the whole round trip as the guest sees it. */
-function vmExitRoundTrip(profile: CpuProfile): number {
+function vmExitRoundTrip(profile: CpuProfile): Measured {
   const tb = new Testbed({ profile });
   const c = tb.core;
   const call = tb.userCode.emit(ENC.vmcall);
@@ -173,24 +196,32 @@ function walkCost(
 function run(ctx: RunContext): ExperimentResult {
   const p = ctx.profile;
   const rows: ResultRow[] = [];
+  const add = (spec: RowSpec): void => void rows.push(makeRow('primitives', spec));
   const steps = 12;
   let done = 0;
   const tick = (): void => ctx.progress?.(++done, steps);
 
-  rows.push({
+  const vmfunc = vmfuncCost(p);
+  add({
     measurement: 'VMFUNC (EPTP switch), warm',
-    value: vmfuncCost(p),
+    metric: 'cycles',
+    params: { operation: 'vmfunc', caches: 'warm' },
+    value: vmfunc.mean,
     unit: 'cycles',
+    stats: vmfunc.stats,
     reference: 134,
     referenceSource: PAPER,
     basis: 'calibrated',
   });
   tick();
   const flush = cr3Cost(p, false, false);
-  rows.push({
+  add({
     measurement: 'MOV to CR3, PCID off (flushes)',
+    metric: 'cycles',
+    params: { operation: 'mov-cr3', pcid: false, flush: true },
     value: flush.cycles,
     unit: 'cycles',
+    stats: flush.stats,
     reference: 186,
     referenceSource: PAPER,
     basis: 'calibrated',
@@ -198,74 +229,101 @@ function run(ctx: RunContext): ExperimentResult {
   });
   tick();
   const pcidFlush = cr3Cost(p, true, false);
-  rows.push({
+  add({
     measurement: 'MOV to CR3, PCID on, bit 63 clear (flushes that PCID)',
+    metric: 'cycles',
+    params: { operation: 'mov-cr3', pcid: true, flush: true },
     value: pcidFlush.cycles,
     unit: 'cycles',
+    stats: pcidFlush.stats,
     note: `invalidates ${pcidFlush.invalidated} entries`,
   });
   tick();
   const keep = cr3Cost(p, true, true);
-  rows.push({
+  add({
     measurement: 'MOV to CR3, PCID on, bit 63 set (no flush)',
+    metric: 'cycles',
+    params: { operation: 'mov-cr3', pcid: true, flush: false },
     value: keep.cycles,
     unit: 'cycles',
+    stats: keep.stats,
     note: `invalidates ${keep.invalidated} entries`,
   });
   tick();
-  rows.push({
+  // The Testbed turns PCIDs on with KPTI and leaves them off without.
+  const sys = nullSyscall(p, false);
+  add({
     measurement: 'no-op system call, KPTI off',
-    value: nullSyscall(p, false),
+    metric: 'cycles',
+    params: { operation: 'syscall', kpti: false, pcid: false },
+    value: sys.mean,
     unit: 'cycles',
+    stats: sys.stats,
     reference: 181,
     referenceSource: PAPER,
     basis: 'calibrated',
     note: 'SYSCALL, SWAPGS, 3-instruction dispatch, SWAPGS, SYSRETQ',
   });
   tick();
-  rows.push({
+  const sysKpti = nullSyscall(p, true);
+  add({
     measurement: 'no-op system call, KPTI on (PCID)',
-    value: nullSyscall(p, true),
+    metric: 'cycles',
+    params: { operation: 'syscall', kpti: true, pcid: true },
+    value: sysKpti.mean,
     unit: 'cycles',
+    stats: sysKpti.stats,
     reference: 431,
     referenceSource: PAPER,
     basis: 'calibrated',
     note: 'plus two no-flush CR3 switches of 4 instructions each',
   });
   tick();
-  rows.push({
+  const vmExit = vmExitRoundTrip(p);
+  add({
     measurement: 'VM exit + VM entry round trip (VMCALL, 5-instruction handler)',
-    value: vmExitRoundTrip(p),
+    metric: 'cycles',
+    params: { operation: 'vm-exit-entry' },
+    value: vmExit.mean,
     unit: 'cycles',
+    stats: vmExit.stats,
   });
   tick();
-  for (const [mode, label] of [
-    ['native', 'no EPT'],
-    ['ept4k', '4 KiB EPT'],
-    ['ept1g', '1 GiB EPT'],
+  for (const [mode, label, ept] of [
+    ['native', 'no EPT', 'none'],
+    ['ept4k', '4 KiB EPT', '4k'],
+    ['ept1g', '1 GiB EPT', '1g'],
   ] as const) {
     const cold = walkCost(p, mode, true);
-    rows.push({
+    add({
       measurement: `TLB-miss walk, ${label}, nothing cached`,
+      metric: 'references',
+      params: { operation: 'tlb-miss-walk', ept, caches: 'cold' },
       value: cold.refs,
       unit: 'references',
       note: '4-KiB guest pages',
     });
-    rows.push({
+    add({
       measurement: `TLB-miss walk, ${label}, nothing cached`,
+      metric: 'cycles',
+      params: { operation: 'tlb-miss-walk', ept, caches: 'cold' },
       value: cold.cycles,
       unit: 'cycles',
       note: `caches cold at the start: ${cold.dram} references from DRAM, the rest re-read lines`,
     });
     const warm = walkCost(p, mode, false);
-    rows.push({
+    add({
       measurement: `TLB-miss walk, ${label}, neighbour warm`,
+      metric: 'references',
+      params: { operation: 'tlb-miss-walk', ept, caches: 'warm' },
       value: warm.refs,
       unit: 'references',
       note: 'next page of the same page table',
     });
-    rows.push({
+    add({
       measurement: `TLB-miss walk, ${label}, neighbour warm`,
+      metric: 'cycles',
+      params: { operation: 'tlb-miss-walk', ept, caches: 'warm' },
       value: warm.cycles,
       unit: 'cycles',
       note: 'walk caches and data caches warm',
@@ -274,7 +332,7 @@ function run(ctx: RunContext): ExperimentResult {
   }
   return {
     id: 'primitives',
-    title: 'Cost of the hardware primitives (simulated, default CPU profile unless --profile)',
+    title: 'Cost of the hardware primitives (simulated)',
     rows,
     notes: [
       'Each cycle figure is the mean over 16 runs after 8 warm-up runs of the modelled instruction sequence; references and latencies of walks are read from the walk counters.',

@@ -20,6 +20,7 @@ import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
+import { summarize, type IpcStats } from './experiment.ts';
 
 export type { IpcResult } from './ipc-harness.ts';
 
@@ -74,7 +75,7 @@ function once(profile: CpuProfile, c: IpcCase, rounds: number, warm: number): Ru
   return { k, client: cli, server: srv, instructions: m.snapshot().get('instructions') };
 }
 
-export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
+export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult & { stats: IpcStats } {
   const runs = c.runs ?? RUNS;
   const total = WARMUP + runs;
   const r = once(profile, c, total, total);
@@ -92,11 +93,23 @@ export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {
     for (let i = WARMUP; i < total; i++) s += f(i);
     return s / runs - overhead;
   };
+  // The spread of the same per-round figures (the means above are computed as they were).
+  const each = (f: (i: number) => number): number[] => {
+    const xs: number[] = [];
+    for (let i = WARMUP; i < total; i++) xs.push(f(i) - overhead);
+    return xs;
+  };
+  const stats: IpcStats = {
+    call: summarize(each((i) => arrive[i]! - start[i]!)),
+    reply: summarize(each((i) => end[i]! - reply[i]!)),
+    roundTrip: summarize(each((i) => end[i]! - start[i]!)),
+  };
   return {
     call: mean((i) => arrive[i]! - start[i]!),
     reply: mean((i) => end[i]! - reply[i]!),
     roundTrip: mean((i) => end[i]! - start[i]!),
     overhead,
     instructions: (r.instructions - warm.instructions) / runs,
+    stats,
   };
 }

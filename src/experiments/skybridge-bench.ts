@@ -10,6 +10,7 @@ import { bootKernel, type KernelName } from './kernels.ts';
 import type { Block } from '../kernel/code-layout.ts';
 import { directServerCall } from '../skybridge/direct-call.ts';
 import { SkyBridge } from '../skybridge/skybridge.ts';
+import { SEEDS, summarize, type IpcStats, type Stats } from './experiment.ts';
 
 export interface SbCase {
   /** The Subkernel SkyBridge is built into (seL4 by default). */
@@ -31,6 +32,8 @@ export interface SbResult {
   instructions: number;
   /** Mean cycles per phase of the trampoline (from the probe). */
   phases: Record<string, number>;
+  /** The spread of the measured calls' figures, and of each phase's. */
+  stats: IpcStats & { phases: Record<string, Stats> };
 }
 
 const WARMUP = 16;
@@ -47,7 +50,7 @@ const PHASES = [
 
 export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sb = new SkyBridge({ seed: 1 });
+  const sb = new SkyBridge({ seed: SEEDS.skybridge });
   const k = bootKernel(c.kernel ?? 'seL4', m, { kpti: c.kpti, pcid: c.pcid }, [sb]);
   let clientRdtsc = 0;
   let serverRdtsc = 0;
@@ -96,6 +99,7 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
   const replies: number[] = [];
   const trips: number[] = [];
   const phaseSums = new Array<number>(PHASES.length).fill(0);
+  const phaseEach = PHASES.map((): number[] => []);
   let overhead = 0;
   let instr0 = 0;
   let instr1 = 0;
@@ -118,7 +122,10 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
         replies.push(end - replyStamp);
         trips.push(end - start);
         if (i >= WARMUP)
-          for (let p = 0; p < PHASES.length; p++) phaseSums[p]! += probe[p + 1]! - probe[p]!;
+          for (let p = 0; p < PHASES.length; p++) {
+            phaseSums[p]! += probe[p + 1]! - probe[p]!;
+            phaseEach[p]!.push(probe[p + 1]! - probe[p]!);
+          }
       }
       instr1 = m.snapshot().get('instructions');
     })(),
@@ -130,11 +137,21 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
     xs.slice(WARMUP).reduce((a, b) => a + b, 0) / runs - overhead;
   const phases: Record<string, number> = {};
   PHASES.forEach((name, i) => (phases[name] = phaseSums[i]! / runs));
+  // The spread of the same per-call figures (the means above are computed as they were).
+  const each = (xs: number[]): Stats => summarize(xs.slice(WARMUP).map((x) => x - overhead));
+  const phaseStats: Record<string, Stats> = {};
+  PHASES.forEach((name, i) => (phaseStats[name] = summarize(phaseEach[i]!)));
   return {
     call: mean(calls),
     reply: mean(replies),
     roundTrip: mean(trips),
     instructions: (instr1 - instr0) / runs,
     phases,
+    stats: {
+      call: each(calls),
+      reply: each(replies),
+      roundTrip: each(trips),
+      phases: phaseStats,
+    },
   };
 }

@@ -22,6 +22,7 @@ import { MAX_MSG_BYTES } from '../kernel/zircon/objects.ts';
 import { bootZircon } from '../kernel/zircon/zircon.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
+import { summarize, type IpcStats } from './experiment.ts';
 
 export interface ZirconCase {
   /** Client and server in different processes (address spaces) or one. */
@@ -34,7 +35,7 @@ export interface ZirconCase {
   crossCore?: boolean;
 }
 
-export type ZirconResult = IpcResult;
+export type ZirconResult = IpcResult & { stats: IpcStats };
 
 interface Run {
   k: Subkernel;
@@ -108,11 +109,23 @@ export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult
     for (let i = WARMUP; i < total; i++) s += f(i);
     return s / runs - overhead;
   };
+  // The spread of the same per-round figures (the means above are computed as they were).
+  const each = (f: (i: number) => number): number[] => {
+    const xs: number[] = [];
+    for (let i = WARMUP; i < total; i++) xs.push(f(i) - overhead);
+    return xs;
+  };
+  const stats: IpcStats = {
+    call: summarize(each((i) => arrive[i]! - start[i]!)),
+    reply: summarize(each((i) => end[i]! - reply[i]!)),
+    roundTrip: summarize(each((i) => end[i]! - start[i]!)),
+  };
   return {
     call: mean((i) => arrive[i]! - start[i]!),
     reply: mean((i) => end[i]! - reply[i]!),
     roundTrip: mean((i) => end[i]! - start[i]!),
     overhead,
     instructions: (r.instructions - warm.instructions) / runs,
+    stats,
   };
 }

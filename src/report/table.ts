@@ -1,9 +1,9 @@
 // Renders experiment results for a terminal: one table per experiment, every value with its
-// unit, published reference figures beside the simulated ones.
+// unit, published reference figures beside the simulated ones; a rule under the head only.
 
 import Table from 'cli-table3';
 import { style as pc } from './style.ts';
-import type { ExperimentResult } from '../experiments/experiment.ts';
+import { SCHEMA_VERSION, type ExperimentResult, type Provenance } from './schema.ts';
 
 /** Formats a number for a table: integers as they are, others to one decimal. */
 export function formatValue(v: number): string {
@@ -22,7 +22,8 @@ export function renderResult(r: ExperimentResult): string {
   ];
   const t = new Table({
     head: head.map((h) => pc.bold(h)),
-    style: { head: [], border: [] },
+    // compact: no rule under every row, only under the head.
+    style: { head: [], border: [], compact: true },
     wordWrap: true,
     colWidths: [60, 11, 12, ...(hasRef ? [11, 12] : []), 40],
   });
@@ -54,6 +55,39 @@ export function renderResult(r: ExperimentResult): string {
   return lines.join('\n');
 }
 
-export function toJson(results: ExperimentResult[]): string {
-  return JSON.stringify({ experiments: results }, null, 2);
+const indent = (text: string, by: string): string => text.replace(/\n/g, `\n${by}`);
+
+/**
+ * `reproduce --json` printed as the experiments finish: `begin` writes the schema version and
+ * provenance, `experiment` each result, `end` closes the document. What it writes, joined, is
+ * exactly `JSON.stringify(document, null, 2)` (one document, src/report/schema.ts), so a reader
+ * that waits for the end sees ordinary JSON.
+ */
+export class JsonResultsWriter {
+  private count = 0;
+  constructor(private readonly write: (text: string) => void) {}
+
+  begin(provenance: Provenance): void {
+    const head = JSON.stringify({ schemaVersion: SCHEMA_VERSION, provenance }, null, 2);
+    this.write(`${head.slice(0, -2)},\n  "experiments": [`);
+  }
+
+  experiment(r: ExperimentResult): void {
+    this.write(
+      `${this.count++ === 0 ? '' : ','}\n    ${indent(JSON.stringify(r, null, 2), '    ')}`,
+    );
+  }
+
+  end(): void {
+    this.write(this.count === 0 ? ']\n}\n' : '\n  ]\n}\n');
+  }
+}
+
+/** The whole document at once (what JsonResultsWriter writes piece by piece). */
+export function toJson(results: ExperimentResult[], provenance: Provenance): string {
+  return JSON.stringify(
+    { schemaVersion: SCHEMA_VERSION, provenance, experiments: results },
+    null,
+    2,
+  );
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,9 +36,9 @@ test('list names every experiment', () => {
   assert.match(r.stdout, /^primitives /m);
 });
 
-test('an unknown experiment is a one-line error naming it, exit 1', () => {
+test('an unknown experiment is a one-line usage error naming it, exit 2', () => {
   const r = cli('reproduce', 'nope');
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown experiment 'nope'/);
   assert.equal(r.stdout, '');
 });
@@ -94,4 +94,29 @@ test('--help on every subcommand', () => {
     assert.equal(r.status, 0, sub);
     assert.match(r.stdout, /Usage: skybridge/);
   }
+});
+
+test('usage errors exit 2: an unknown option, an unknown command; runtime errors 1', () => {
+  const opt = cli('reproduce', '--nope');
+  assert.equal(opt.status, 2);
+  assert.match(opt.stderr, /unknown option '--nope'/);
+  assert.equal(cli('nope').status, 2);
+  assert.equal(cli('reproduce', '--profile', '/nonexistent/profile.yaml').status, 1);
+  assert.equal(cli('--help').status, 0);
+});
+
+test('reproduce prints each experiment as soon as it has finished', async () => {
+  // primitives takes a fraction of a second, ipc seconds: primitives' table must reach the
+  // reader before ipc's, in a chunk of its own, while the command still runs.
+  const child = spawn(process.execPath, [BIN, 'reproduce', 'primitives', 'ipc'], {
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  const chunks: string[] = [];
+  child.stdout.setEncoding('utf8').on('data', (d: string) => chunks.push(d));
+  const status = await new Promise<number | null>((res) => child.on('close', res));
+  assert.equal(status, 0);
+  const first = chunks.findIndex((c) => c.includes('primitives: '));
+  const second = chunks.findIndex((c) => c.includes('ipc: '));
+  assert.ok(first >= 0 && second > first, `chunks: ${chunks.length}`);
+  assert.match(chunks.join(''), /^skybridge \d+\.\d+\.\d+.*default CPU profile/);
 });

@@ -80,16 +80,16 @@ test('options after PROGRAM are the program’s arguments', () => {
   );
 });
 
-test('an unknown --kernel is a one-line error naming the known ones', () => {
+test('an unknown --kernel is a one-line usage error (exit 2) naming the known ones', () => {
   const r = cli('--kernel', 'linux', guestPath('hello'));
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2);
   assert.equal(r.stdout, '');
   oneLineError(r.stderr, /unknown kernel 'linux' \(known: sel4, fiasco, zircon\)$/);
 });
 
-test('a bad --max-instructions is a one-line error', () => {
+test('a bad --max-instructions is a one-line usage error (exit 2)', () => {
   const r = cli('--max-instructions', '0', guestPath('hello'));
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2);
   oneLineError(r.stderr, /--max-instructions must be a positive integer, got '0'/);
 });
 

@@ -1,20 +1,29 @@
 // `skybridge list` and `skybridge reproduce [ID…]`: run the experiments on the simulated
-// machine and print what its counters measured.
+// machine and print what its counters measured, each experiment as soon as it has finished.
 
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { EXPERIMENTS, findExperiment } from '../../experiments/registry.ts';
 import type { Experiment, ExperimentResult } from '../../experiments/experiment.ts';
 import { SKYLAKE, loadProfile, type CpuProfile } from '../../hw/profile.ts';
-import { renderResult, toJson } from '../../report/table.ts';
-import { UsageError } from '../errors.ts';
+import { describeProvenance, provenance } from '../../report/provenance.ts';
+import { JsonResultsWriter, renderResult } from '../../report/table.ts';
+import { style as pc } from '../../report/style.ts';
+import { ArgumentError } from '../errors.ts';
+
+const EXIT_HELP = `
+Exit status:
+  0  every experiment ran
+  1  error: the profile could not be read or is invalid, or an experiment failed (with
+     --json, what was printed before the failure is not a complete document)
+  2  usage: an unknown experiment ID, a bad option`;
 
 function selectExperiments(ids: string[]): Experiment[] {
   if (ids.length === 0) return [...EXPERIMENTS];
   return ids.map((id) => {
     const e = findExperiment(id);
     if (e === undefined) {
-      throw new UsageError(
+      throw new ArgumentError(
         `unknown experiment '${id}' (known: ${EXPERIMENTS.map((x) => x.id).join(', ')}; see 'skybridge list')`,
       );
     }
@@ -22,40 +31,52 @@ function selectExperiments(ids: string[]): Experiment[] {
   });
 }
 
-function runAll(
-  experiments: Experiment[],
-  profile: CpuProfile,
-  showProgress: boolean,
-): ExperimentResult[] {
-  const results: ExperimentResult[] = [];
-  for (const e of experiments) {
-    const bar = showProgress
-      ? new cliProgress.SingleBar(
-          {
-            format: `${e.id} [{bar}] {value}/{total}`,
-            stream: process.stderr,
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-    let started = false;
-    results.push(
-      e.run({
-        profile,
-        progress: (done, total) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
+/** Runs `e`, with a progress bar and its ETA on stderr when `showProgress`. */
+function runOne(e: Experiment, profile: CpuProfile, showProgress: boolean): ExperimentResult {
+  const bar = showProgress
+    ? new cliProgress.SingleBar(
+        {
+          format: `${e.id} [{bar}] {value}/{total}, ETA {eta_formatted}`,
+          stream: process.stderr,
+          clearOnComplete: true,
+          etaBuffer: 4,
         },
-      }),
-    );
-    bar?.stop();
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  try {
+    return e.run({
+      profile,
+      progress: (done, total) => {
+        if (!bar) return;
+        if (!started) {
+          bar.start(total, 0);
+          started = true;
+        }
+        bar.update(done);
+      },
+    });
+  } finally {
+    if (started) bar?.stop();
   }
-  return results;
+}
+
+function reproduce(ids: string[], opts: { json?: boolean; profile?: string }): void {
+  const experiments = selectExperiments(ids);
+  const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
+  const prov = provenance(profile, opts.profile ?? 'default');
+  const out = (text: string): void => void process.stdout.write(text);
+  const showProgress = !opts.json && process.stderr.isTTY === true;
+  if (opts.json) {
+    const json = new JsonResultsWriter(out);
+    json.begin(prov);
+    for (const e of experiments) json.experiment(runOne(e, profile, false));
+    json.end();
+    return;
+  }
+  out(`${pc.dim(describeProvenance(prov))}\n`);
+  for (const e of experiments) out(`\n${renderResult(runOne(e, profile, showProgress))}\n`);
 }
 
 export function registerExperimentCommands(program: Command): void {
@@ -69,19 +90,17 @@ export function registerExperimentCommands(program: Command): void {
   program
     .command('reproduce')
     .description(
-      'run experiments on the simulated machine and print what it measured (all when no ID is given)',
+      'run experiments on the simulated machine and print what it measured, each as it finishes (all when no ID is given)',
     )
     .argument('[ids...]', "experiment IDs (see 'skybridge list')")
-    .option('--json', 'print results as JSON: { experiments: [{ id, title, rows, notes }] }')
+    .option(
+      '--json',
+      'print one JSON document { schemaVersion, provenance, experiments: [{ id, title, rows, notes }] } (docs/results.schema.json)',
+    )
     .option(
       '--profile <file>',
       'a CPU profile (YAML or JSON) merged over the default Skylake profile',
     )
-    .action((ids: string[], opts: { json?: boolean; profile?: string }) => {
-      const experiments = selectExperiments(ids);
-      const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
-      const results = runAll(experiments, profile, !opts.json && process.stderr.isTTY === true);
-      if (opts.json) process.stdout.write(toJson(results) + '\n');
-      else process.stdout.write(results.map(renderResult).join('\n\n') + '\n');
-    });
+    .addHelpText('after', EXIT_HELP)
+    .action(reproduce);
 }

@@ -16,7 +16,7 @@ import {
   type RunKernel,
   type RunResult,
 } from '../../experiments/run-program.ts';
-import { UsageError } from '../errors.ts';
+import { ArgumentError, UsageError } from '../errors.ts';
 
 interface RunFlags {
   kernel: string;
@@ -69,14 +69,14 @@ function integer(flag: string, text: string, min: number): number {
   const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min) {
     const what = min === 1 ? 'a positive integer' : 'an integer';
-    throw new UsageError(`${flag} must be ${what}, got '${text}'`);
+    throw new ArgumentError(`${flag} must be ${what}, got '${text}'`);
   }
   return n;
 }
 
 function kernelOf(name: string): RunKernel {
   if (!Object.hasOwn(RUN_KERNELS, name)) {
-    throw new UsageError(
+    throw new ArgumentError(
       `unknown kernel '${name}' (known: ${Object.keys(RUN_KERNELS).join(', ')})`,
     );
   }
