@@ -20,9 +20,8 @@ import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
-import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
-import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
-import { summarize, type IpcStats } from './experiment.ts';
+import { guestImage, symbol, writeWord } from './guest-image.ts';
+import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
 
 export interface FiascoCase {
   /** Client and server in different address spaces (tasks) or one. */
@@ -33,16 +32,9 @@ export interface FiascoCase {
   pcid: boolean;
 }
 
-export type FiascoResult = IpcResult & { stats: IpcStats };
+export type FiascoResult = IpcResult;
 
-interface Run {
-  k: Subkernel;
-  client: Thread;
-  server: Thread;
-  instructions: number;
-}
-
-function once(profile: CpuProfile, c: FiascoCase, rounds: number, warm: number): Run {
+function once(profile: CpuProfile, c: FiascoCase, rounds: number, warm: number): BenchRun {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
   const fiasco = new Fiasco();
   const k = new Subkernel(m, fiasco, { ...DEFAULT_CONFIG, kpti: c.kpti, pcid: c.pcid });
@@ -71,39 +63,10 @@ function once(profile: CpuProfile, c: FiascoCase, rounds: number, warm: number):
 }
 
 export function runFiascoBench(profile: CpuProfile, c: FiascoCase): FiascoResult {
-  const total = WARMUP + RUNS;
+  const runs = RUNS;
+  const total = WARMUP + runs;
   const r = once(profile, c, total, total);
   const warm = once(profile, c, WARMUP, total);
   const g = guestImage('fiasco-ipcbench');
-  const words = (t: Thread, name: string): number[] => readWords(r.k, t, symbol(g, name), total);
-  const start = words(r.client, 'start_stamp');
-  const end = words(r.client, 'end_stamp');
-  const arrive = words(r.server, 'arrive_stamp');
-  const reply = words(r.server, 'reply_stamp');
-  const overhead = readWords(r.k, r.client, symbol(g, 'overhead'), 1)[0]!;
-  if (end[total - 1] === 0) throw new Error('IPC benchmark: the client did not finish');
-  const mean = (f: (i: number) => number): number => {
-    let s = 0;
-    for (let i = WARMUP; i < total; i++) s += f(i);
-    return s / RUNS - overhead;
-  };
-  // The spread of the same per-round figures (the means above are computed as they were).
-  const each = (f: (i: number) => number): number[] => {
-    const xs: number[] = [];
-    for (let i = WARMUP; i < total; i++) xs.push(f(i) - overhead);
-    return xs;
-  };
-  const stats: IpcStats = {
-    call: summarize(each((i) => arrive[i]! - start[i]!)),
-    reply: summarize(each((i) => end[i]! - reply[i]!)),
-    roundTrip: summarize(each((i) => end[i]! - start[i]!)),
-  };
-  return {
-    call: mean((i) => arrive[i]! - start[i]!),
-    reply: mean((i) => end[i]! - reply[i]!),
-    roundTrip: mean((i) => end[i]! - start[i]!),
-    overhead,
-    instructions: (r.instructions - warm.instructions) / RUNS,
-    stats,
-  };
+  return ipcResult(g, r, warm, runs);
 }

@@ -16,13 +16,11 @@ import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
-import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { MAX_MSG_BYTES } from '../kernel/zircon/objects.ts';
 import { bootZircon } from '../kernel/zircon/zircon.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
-import { RUNS, WARMUP, type IpcResult } from './ipc-harness.ts';
-import { summarize, type IpcStats } from './experiment.ts';
+import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
 
 export interface ZirconCase {
   /** Client and server in different processes (address spaces) or one. */
@@ -35,16 +33,9 @@ export interface ZirconCase {
   crossCore?: boolean;
 }
 
-export type ZirconResult = IpcResult & { stats: IpcStats };
+export type ZirconResult = IpcResult;
 
-interface Run {
-  k: Subkernel;
-  client: Thread;
-  server: Thread;
-  instructions: number;
-}
-
-function once(profile: CpuProfile, c: ZirconCase, rounds: number, warm: number): Run {
+function once(profile: CpuProfile, c: ZirconCase, rounds: number, warm: number): BenchRun {
   const m = new Machine({ cores: c.crossCore ? 2 : 1, memoryBytes: 1024 ** 3, profile });
   const { k, zircon } = bootZircon(m, { kpti: c.kpti, pcid: c.pcid });
   const g = guestImage('zircon-ipcbench');
@@ -98,34 +89,5 @@ export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult
     const st = words(t, name, 1)[0]! | 0;
     if (st !== 0) throw new Error(`IPC benchmark: the ${t.name} got zx_status_t ${st}`);
   }
-  const start = words(r.client, 'start_stamp');
-  const end = words(r.client, 'end_stamp');
-  const arrive = words(r.server, 'arrive_stamp');
-  const reply = words(r.server, 'reply_stamp');
-  const overhead = words(r.client, 'overhead', 1)[0]!;
-  if (end[total - 1] === 0) throw new Error('IPC benchmark: the client did not finish');
-  const mean = (f: (i: number) => number): number => {
-    let s = 0;
-    for (let i = WARMUP; i < total; i++) s += f(i);
-    return s / runs - overhead;
-  };
-  // The spread of the same per-round figures (the means above are computed as they were).
-  const each = (f: (i: number) => number): number[] => {
-    const xs: number[] = [];
-    for (let i = WARMUP; i < total; i++) xs.push(f(i) - overhead);
-    return xs;
-  };
-  const stats: IpcStats = {
-    call: summarize(each((i) => arrive[i]! - start[i]!)),
-    reply: summarize(each((i) => end[i]! - reply[i]!)),
-    roundTrip: summarize(each((i) => end[i]! - start[i]!)),
-  };
-  return {
-    call: mean((i) => arrive[i]! - start[i]!),
-    reply: mean((i) => end[i]! - reply[i]!),
-    roundTrip: mean((i) => end[i]! - start[i]!),
-    overhead,
-    instructions: (r.instructions - warm.instructions) / runs,
-    stats,
-  };
+  return ipcResult(g, r, warm, runs);
 }
