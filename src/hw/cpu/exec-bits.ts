@@ -1,5 +1,6 @@
 // Bit tests and scans (SDM Vol. 2 BT/BTS/BTR/BTC, BSF/BSR, TZCNT/LZCNT, POPCNT).
 
+import { Vector } from '../traps.ts';
 import { CF, ZF } from './flags.ts';
 import { type Insn, K, Op } from './insn.ts';
 import { Done, type Interpreter } from './interpreter.ts';
@@ -86,6 +87,6 @@ export function execBits(it: Interpreter, d: Insn): Done {
       return Done.Next;
     }
     default:
-      return it.fault(6);
+      return it.fault(Vector.UD);
   }
 }

@@ -3,6 +3,7 @@
 // even the flags. OF is defined only for a count of 1; the model computes it by the 1-bit
 // formula for every count.
 
+import { Vector } from '../traps.ts';
 import { CF, OF } from './flags.ts';
 import { type Insn, K, Op } from './insn.ts';
 import { Done, type Interpreter } from './interpreter.ts';
@@ -111,7 +112,7 @@ export function execShift(it: Interpreter, d: Insn): Done {
       break;
     }
     default:
-      return it.fault(6);
+      return it.fault(Vector.UD);
   }
   const rLo = Number(BigInt.asIntN(32, r));
   const rHi = Number(BigInt.asIntN(32, r >> 32n));

@@ -6,6 +6,7 @@
 // REP that ends because RCX is 0 counts once more), so that a guest's count can be compared
 // with what valgrind reports for the same binary on the host.
 
+import { Vector } from '../traps.ts';
 import { FK } from './flags.ts';
 import { Cls, type Insn, K, Op } from './insn.ts';
 import { Done, type Interpreter } from './interpreter.ts';
@@ -27,7 +28,7 @@ function addr(it: Interpreter, r: number, seg: number): number {
     hi = (hi + bh + (lo >= TWO32 ? 1 : 0)) | 0;
     lo = lo >>> 0;
   }
-  return it.canonical(lo, hi, 13);
+  return it.canonical(lo, hi, Vector.GP);
 }
 
 function step(it: Interpreter, r: number, delta: number): void {

@@ -147,7 +147,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
         ret = this.mmap(k, core, t, a[1]!, g.lo[R.RDX]!, g.lo[10]!, g.lo[8]!);
         break;
       case NR.munmap:
-        ret = this.munmap(k, core, t, a[0]!, a[1]!);
+        ret = this.munmap(core, t, a[0]!, a[1]!);
         break;
       case NR.clock_gettime:
         ret = this.clockGettime(k, core, t, a[0]!, a[1]!);
@@ -242,7 +242,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
     return at;
   }
 
-  private munmap(k: Subkernel, core: Core, t: Thread, at: number, len: number): number {
+  private munmap(core: Core, t: Thread, at: number, len: number): number {
     const P = this.paths!;
     core.exec(P.mmap.at, P.mmap.bytes, P.mmap.instructions);
     if (at % 4096 !== 0 || len === 0 || at + len > 0x8000_0000_0000) return -E.INVAL;
@@ -252,7 +252,6 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
       // The process is single-threaded here: this core's TLB is the only one to flush.
       invlpg(core, P.invlpg, at + off);
     }
-    void k;
     return 0;
   }
 
