@@ -47,6 +47,8 @@ export interface RunResult {
   exit: RunExit;
   stdout: Uint8Array;
   stderr: Uint8Array;
+  /** The writes to stdout and stderr in the order the program made them. */
+  console: { fd: 1 | 2; bytes: Uint8Array }[];
   /** The core's clock at the end. */
   cycles: number;
   instructions: { user: number; kernel: number };
@@ -122,6 +124,7 @@ export function runProgram(file: Uint8Array, o: RunOptions): RunResult {
     exit: exitOf(abi, t),
     stdout: concat(abi.stdout),
     stderr: concat(abi.stderr),
+    console: abi.console,
     cycles: m.cores[0]!.cycles,
     instructions: {
       user: snap.get('instructions', { mode: Mode.User }),

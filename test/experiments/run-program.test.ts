@@ -225,3 +225,15 @@ test('arguments larger than the stack are refused (E2BIG)', () => {
     /E2BIG/,
   );
 });
+
+test('the console keeps the order of the writes across stdout and stderr', () => {
+  const r = runProgram(bytesOf('hello'), { kernel: 'sel4', args: ['hello'] });
+  const text = new TextDecoder();
+  assert.deepEqual(
+    r.console.map((w) => [w.fd, text.decode(w.bytes)]),
+    [
+      [1, text.decode(r.stdout)],
+      [2, text.decode(r.stderr)],
+    ],
+  );
+});

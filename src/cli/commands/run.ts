@@ -167,8 +167,9 @@ function runCommand(file: string, args: string[], o: RunFlags): void {
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
+    // In the program's own order, so a terminal shows stdout and stderr interleaved as it
+    // wrote them.
+    for (const w of r.console) (w.fd === 1 ? process.stdout : process.stderr).write(w.bytes);
     process.stderr.write(summary(kernel, r));
   }
   const bad = failure(file, r.exit, maxInstructions);

@@ -87,6 +87,8 @@ export interface LinuxAbiOptions {
 export class LinuxAbi implements SyscallInterface, KernelExtension {
   readonly stdout: Uint8Array[] = [];
   readonly stderr: Uint8Array[] = [];
+  /** Every write to the console in the order the program made them (fd 1 or 2). */
+  readonly console: { fd: 1 | 2; bytes: Uint8Array }[] = [];
   exitStatus: number | null = null;
   readonly warnings: string[] = [];
   private paths: Paths | null = null;
@@ -191,6 +193,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
     const bytes = n > 2 ** 31 ? null : copyIn(k, core, t, buf, n);
     if (bytes === null) return -E.FAULT;
     (fd === 1 ? this.stdout : this.stderr).push(bytes);
+    this.console.push({ fd, bytes });
     return n;
   }
 
