@@ -202,11 +202,12 @@ export class Core {
   }
 
   /**
-   * The memory access of a microcoded instruction (an IDT gate read, a frame push or pop):
-   * the profile's figure for the instruction includes it hitting the L1 DTLB and L1D, so only
-   * latency beyond those hits is charged. `hpa` is already translated.
+   * Charges an access already translated to `hpa` whose hit costs are part of the
+   * instruction's own figure: a microcoded instruction's (an IDT gate read, a frame push or
+   * pop: the profile's figure includes them hitting the L1 DTLB and L1D) or an interpreted
+   * instruction's (its class cost covers the hit). Only latency beyond those hits is charged.
    */
-  chargeMicrocodeAccess(hpa: number, write: boolean): void {
+  chargeBeyondHits(hpa: number, write: boolean): void {
     const kind = write ? AccessKind.Store : AccessKind.Load;
     const lat = this.env.caches.access(this.id, hpa, kind, this.owner, this.ctr);
     const extra =
@@ -218,7 +219,7 @@ export class Core {
   microcodeLoad64(la: number): number {
     this.splitCheck(la, 8);
     const hpa = this.translateOrTrap(la, Access.Read);
-    this.chargeMicrocodeAccess(hpa, false);
+    this.chargeBeyondHits(hpa, false);
     return this.env.mem.readU32(hpa + 4) * 0x1_0000_0000 + this.env.mem.readU32(hpa);
   }
 
@@ -430,7 +431,7 @@ export class Core {
         if (this.ts.fault !== FaultKind.PageFault) this.raiseTranslationFault(Access.Read);
         return fail(`page fault at ${hex(la)}`);
       }
-      this.chargeMicrocodeAccess(hpa, write);
+      this.chargeBeyondHits(hpa, write);
       return hpa;
     };
     if (this.idtBase < 0) fail('no IDT loaded');

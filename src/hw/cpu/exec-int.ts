@@ -48,9 +48,9 @@ export function execInt(it: Interpreter, d: Insn): Done {
       it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
       return Done.Next;
     case Op.Lea:
-      // LEA computes the 64-bit sum and never faults (no canonical check, no access).
-      leaValue(it, d);
-      it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+      // LEA yields the offset and never faults (no segment, no canonical check, no access).
+      it.offset(d);
+      it.put(d, d.k0, d.r0, size, it.eaLo, it.eaHi);
       return Done.Next;
     case Op.Xchg: {
       it.get(d, d.k0, d.r0, size);
@@ -161,12 +161,9 @@ export function execInt(it: Interpreter, d: Insn): Done {
       const aLo = it.vLo;
       const aHi = it.vHi;
       it.get(d, d.k1, d.r1, size);
-      const bLo = it.vLo;
-      const bHi = it.vHi;
-      const l = (aLo >>> 0) + (bLo >>> 0);
-      const rLo = l | 0;
-      const rHi = (aHi + bHi + (l >= TWO32 ? 1 : 0)) | 0;
-      f.set(FK.Add, size, aLo, aHi, bLo, bHi, rLo, rHi);
+      arith(it, size, false, 0, aLo, aHi, it.vLo, it.vHi);
+      const rLo = it.vLo;
+      const rHi = it.vHi;
       it.put(d, d.k1, d.r1, size, aLo, aHi);
       it.put(d, d.k0, d.r0, size, rLo, rHi);
       return Done.Next;
@@ -181,8 +178,7 @@ export function execInt(it: Interpreter, d: Insn): Done {
       it.get(d, d.k0, d.r0, size);
       const dLo = it.vLo;
       const dHi = it.vHi;
-      const l = (aLo >>> 0) - (dLo >>> 0);
-      f.set(FK.Sub, size, aLo, aHi, dLo, dHi, l | 0, (aHi - dHi - (l < 0 ? 1 : 0)) | 0);
+      arith(it, size, true, 0, aLo, aHi, dLo, dHi);
       if (f.zf()) {
         it.get(d, d.k1, d.r1, size);
         it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
@@ -353,65 +349,53 @@ export function execInt(it: Interpreter, d: Insn): Done {
 }
 
 function addSub(it: Interpreter, d: Insn): Done {
-  const f = it.flags;
   const size = d.size;
-  const carry = d.op === Op.Adc || d.op === Op.Sbb ? (f.cf() ? 1 : 0) : 0;
+  const carry = d.op === Op.Adc || d.op === Op.Sbb ? (it.flags.cf() ? 1 : 0) : 0;
   it.get(d, d.k0, d.r0, size);
   const aLo = it.vLo;
   const aHi = it.vHi;
   it.get(d, d.k1, d.r1, size);
-  const bLo = it.vLo;
-  const bHi = it.vHi;
+  arith(it, size, d.op !== Op.Add && d.op !== Op.Adc, carry, aLo, aHi, it.vLo, it.vHi);
+  if (d.op !== Op.Cmp) it.put(d, d.k0, d.r0, size, it.vLo, it.vHi);
+  return Done.Next;
+}
+
+/**
+ * a + b + carry (`sub` false: ADD, ADC) or a − b − borrow (SUB, SBB, CMP, and the compares of
+ * XADD, CMPXCHG, SCAS, CMPS) modulo 2^64, with its flags recorded; the result in
+ * it.vLo/vHi.
+ */
+export function arith(
+  it: Interpreter,
+  size: number,
+  sub: boolean,
+  carry: number,
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+): void {
   let rLo: number;
   let rHi: number;
-  let kind: FK;
-  if (d.op === Op.Add || d.op === Op.Adc) {
+  if (!sub) {
     const l = (aLo >>> 0) + (bLo >>> 0) + carry;
     rLo = l | 0;
     rHi = (aHi + bHi + (l >= TWO32 ? 1 : 0)) | 0;
-    kind = carry === 1 ? FK.Adc : FK.Add;
   } else {
     const l = (aLo >>> 0) - (bLo >>> 0) - carry;
     rLo = l | 0;
     rHi = (aHi - bHi - (l < 0 ? 1 : 0)) | 0;
-    kind = carry === 1 ? FK.Sbb : FK.Sub;
   }
-  f.set(kind, size, aLo, aHi, bLo, bHi, rLo, rHi);
-  if (d.op !== Op.Cmp) it.put(d, d.k0, d.r0, size, rLo, rHi);
-  return Done.Next;
+  const kind = sub ? (carry === 1 ? FK.Sbb : FK.Sub) : carry === 1 ? FK.Adc : FK.Add;
+  it.flags.set(kind, size, aLo, aHi, bLo, bHi, rLo, rHi);
+  it.vLo = rLo;
+  it.vHi = rHi;
 }
 
-/** LEA's value: the effective address's 64-bit sum (before the model's 48-bit form). */
-function leaValue(it: Interpreter, d: Insn): void {
-  const regs = it.core.regs;
-  let l = d.dispLo >>> 0;
-  let h = d.dispHi;
-  if (d.base === 16) {
-    const nh = Math.floor(it.next / TWO32);
-    l += it.next - nh * TWO32;
-    h += nh;
-  } else if (d.base >= 0) {
-    l += regs.lo[d.base]! >>> 0;
-    h += regs.hi[d.base]!;
-  }
-  if (d.index >= 0) {
-    const s = d.scaleShift;
-    const il = regs.lo[d.index]!;
-    const ih = regs.hi[d.index]!;
-    l += (il << s) >>> 0;
-    h += s === 0 ? ih : (ih << s) | (il >>> (32 - s));
-  }
-  const c = Math.floor(l / TWO32);
-  it.vLo = (l - c * TWO32) | 0;
-  it.vHi = d.addr32 ? 0 : (h + c) | 0;
-}
-
-/** A branch target from a 64-bit value: the model's 48-bit address; a non-canonical target
- *  faults with #GP(0) at the branch (SDM Vol. 1 §3.3.7.1). */
+/** A branch target from a 64-bit value: #GP(0) at the branch if it is not canonical (SDM
+ *  Vol. 1 §3.3.7.1). */
 function target(it: Interpreter, lo: number, hi: number): number {
-  if (hi >= 0 && hi < 0x8000) return hi * TWO32 + (lo >>> 0);
-  if (hi < 0 && hi >= -0x8000) return (hi & 0xffff) * TWO32 + (lo >>> 0);
-  return it.fault(Vector.GP, 0);
+  return it.canonical(lo, hi, Vector.GP);
 }
 
 /** A taken conditional branch costs the taken-branch class instead of the branch class. */

@@ -7,12 +7,9 @@ import { Vector } from '../traps.ts';
 import { CF, OF } from './flags.ts';
 import { type Insn, K, Op } from './insn.ts';
 import { Done, type Interpreter } from './interpreter.ts';
+import { toBig } from './wide.ts';
 
 const MASK64 = (1n << 64n) - 1n;
-
-function toBig(lo: number, hi: number): bigint {
-  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-}
 
 export function execShift(it: Interpreter, d: Insn): Done {
   const size = d.size;

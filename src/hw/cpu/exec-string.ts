@@ -7,7 +7,7 @@
 // with what valgrind reports for the same binary on the host.
 
 import { Vector } from '../traps.ts';
-import { FK } from './flags.ts';
+import { arith } from './exec-int.ts';
 import { Cls, type Insn, K, Op } from './insn.ts';
 import { Done, type Interpreter } from './interpreter.ts';
 
@@ -89,8 +89,7 @@ function compare(
   bLo: number,
   bHi: number,
 ): void {
-  const l = (aLo >>> 0) - (bLo >>> 0);
-  it.flags.set(FK.Sub, size, aLo, aHi, bLo, bHi, l | 0, (aHi - bHi - (l < 0 ? 1 : 0)) | 0);
+  arith(it, size, true, 0, aLo, aHi, bLo, bHi);
 }
 
 export function execString(it: Interpreter, d: Insn): Done {

@@ -67,6 +67,9 @@ export class Interpreter {
   executed = 0;
   /** What is left of the current run's instruction budget (REP iterations check it). */
   left = 0;
+  /** The last offset() computed, in two halves. */
+  eaLo = 0;
+  eaHi = 0;
   private la = 0;
   private laValid = false;
   private readonly costs: Float64Array;
@@ -77,7 +80,6 @@ export class Interpreter {
   private gen = -1;
   private readonly tlbL1: number;
   private readonly l1i: number;
-  private readonly l1d: number;
 
   constructor(
     readonly core: Core,
@@ -87,7 +89,6 @@ export class Interpreter {
     this.costs = Float64Array.from(CLASS_NAMES, (n) => p.insn[n]);
     this.tlbL1 = p.tlb.l1Latency;
     this.l1i = p.caches.l1i.latency;
-    this.l1d = p.caches.l1d.latency;
   }
 
   /**
@@ -226,11 +227,12 @@ export class Interpreter {
 
   // ---- Operands -------------------------------------------------------------------------
 
-  /** The linear address of `d`'s memory operand (SDM Vol. 1 §3.7.5): base + index·scale +
-   *  displacement, modulo 2^64 (2^32 with a 32-bit address size); #GP(0) (#SS(0) for a
-   *  stack-based reference) if it is not canonical. Model addresses are 48-bit numbers. */
-  ea(d: Insn): number {
-    if (this.laValid) return this.la;
+  /**
+   * The effective address of `d`'s memory operand into eaLo/eaHi: base + index·scale +
+   * displacement modulo 2^64 (2^32 with a 32-bit address size), before any segment base —
+   * what LEA yields (SDM Vol. 1 §3.7.5).
+   */
+  offset(d: Insn): void {
     const lo = this.core.regs.lo;
     const hi = this.core.regs.hi;
     let l = d.dispLo >>> 0;
@@ -251,26 +253,34 @@ export class Interpreter {
       l += (il << s) >>> 0;
       h += s === 0 ? ih : (ih << s) | (il >>> (32 - s));
     }
+    const c = Math.floor(l / TWO32);
+    this.eaLo = (l - c * TWO32) | 0;
+    this.eaHi = d.addr32 ? 0 : (h + c) | 0;
+  }
+
+  /** The linear address of `d`'s memory operand: its offset plus FS.base or GS.base under a
+   *  segment prefix; #GP(0) (#SS(0) for a stack-based reference) if it is not canonical.
+   *  Model addresses are 48-bit numbers. */
+  ea(d: Insn): number {
+    if (this.laValid) return this.la;
+    this.offset(d);
+    let l = this.eaLo >>> 0;
+    let h = this.eaHi;
     if (d.seg !== 0) {
       const b = d.seg === 1 ? this.fsBase : this.core.gsBase;
       const bh = Math.floor(b / TWO32);
       l += b - bh * TWO32;
-      h += bh;
+      h += bh + (l >= TWO32 ? 1 : 0);
+      l = l >>> 0;
     }
-    const c = Math.floor(l / TWO32);
-    l -= c * TWO32;
-    h = (h + c) | 0;
-    if (d.addr32) h = 0;
-    let la: number;
-    if (h >= 0 && h < 0x8000) la = h * TWO32 + l;
-    else if (h < 0 && h >= -0x8000) la = (h & 0xffff) * TWO32 + l;
-    else return this.fault(d.base === 4 || d.base === 5 ? Vector.SS : Vector.GP, 0);
+    const la = this.canonical(l, h | 0, d.base === 4 || d.base === 5 ? Vector.SS : Vector.GP);
     this.la = la;
     this.laValid = true;
     return la;
   }
 
-  /** Translates and charges one data access of `size` bytes at `la` within one line. */
+  /** Translates and charges one data access within one line; returns its host-physical
+   *  address (a fault is delivered at the current instruction). */
   private access(la: number, write: boolean): number {
     const core = this.core;
     const hpa = core.mmu.translate(la, write ? Access.Write : Access.Read);
@@ -279,18 +289,8 @@ export class Interpreter {
       this.syncFlags();
       core.raiseTranslationFault(write ? Access.Write : Access.Read);
     }
-    const ctr = core.ctr;
-    const lat = core.env.caches.access(
-      core.id,
-      hpa,
-      write ? AccessKind.Store : AccessKind.Load,
-      core.owner,
-      ctr,
-    );
-    ctr[write ? C.stores : C.loads]++;
-    const t = core.ts.outLatency - this.tlbL1;
-    const m = lat - this.l1d;
-    if (t > 0 || m > 0) core.charge((t > 0 ? t : 0) + (m > 0 ? m : 0));
+    core.ctr[write ? C.stores : C.loads]++;
+    core.chargeBeyondHits(hpa, write);
     return hpa;
   }
 

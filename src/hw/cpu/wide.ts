@@ -70,13 +70,6 @@ export function mulS64(aLo: number, aHi: number, bLo: number, bHi: number): void
 export const toBig = (lo: number, hi: number): bigint =>
   (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
-/** Adds a sign-extended 32-bit `d` to (lo, hi) modulo 2^64: OUT[0], OUT[1]. */
-export function add64(lo: number, hi: number, dLo: number, dHi: number): void {
-  const l = (lo >>> 0) + (dLo >>> 0);
-  OUT[0] = l | 0;
-  OUT[1] = (hi + dHi + (l >= TWO32 ? 1 : 0)) | 0;
-}
-
 /** Parity flag of a byte: 1 when the number of set bits is even (SDM Vol. 1 §3.4.3.1). */
 export const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
