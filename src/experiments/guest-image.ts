@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { readElf } from '../binary/elf-reader.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
-import { resolveUser } from '../kernel/user-memory.ts';
+import { pokeUser, resolveUser } from '../kernel/user-memory.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD = join(ROOT, 'guest', 'build.mjs');
@@ -56,7 +56,7 @@ export function readWords(k: Subkernel, t: Thread, la: number, n: number): numbe
 /** Writes a 64-bit word at user address `la` of `t`'s process (a parameter the harness sets
  *  before the program runs), directly in memory. */
 export function writeWord(k: Subkernel, t: Thread, la: number, v: number): void {
-  const gpa = resolveUser(k, t, la, true);
-  if (gpa === null) throw new Error(`user address ${la.toString(16)} is not mapped writable`);
-  k.machine.mem.write64n(gpa, v);
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+  pokeUser(k, t, la, b);
 }

@@ -10,8 +10,7 @@ import { loadElf } from '../kernel/elf-loader.ts';
 import { USER_STACK_TOP } from '../kernel/layout.ts';
 import { LinuxAbi } from '../kernel/linux/abi.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
-import { resolveUser } from '../kernel/user-memory.ts';
-import type { Subkernel } from '../kernel/subkernel.ts';
+import { pokeUser } from '../kernel/user-memory.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { buildInitialStack } from './initial-stack.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
@@ -74,17 +73,6 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Copies the initial stack into the thread's (already mapped) stack pages. */
-function writeUser(k: Subkernel, t: Thread, la: number, bytes: Uint8Array): void {
-  for (let off = 0; off < bytes.length;) {
-    const a = la + off;
-    const len = Math.min(4096 - (a % 4096), bytes.length - off);
-    const gpa = resolveUser(k, t, a, true);
-    if (gpa === null) throw new Error(`initial stack: 0x${a.toString(16)} is not mapped`);
-    k.machine.mem.writeBytes(gpa, bytes.subarray(off, off + len));
-    off += len;
-  }
-}
-
 function exitOf(abi: LinuxAbi, t: Thread): RunExit {
   if (abi.exitStatus !== null) return { kind: 'exited', status: abi.exitStatus };
   const why = t.process.killReason || t.exitReason;
@@ -117,13 +105,13 @@ export function runProgram(file: Uint8Array, o: RunOptions): RunResult {
     machineCode: true,
     stackBytes: PROGRAM_STACK_BYTES,
   });
-  writeUser(k, t, stack.base, stack.bytes);
+  pokeUser(k, t, stack.base, stack.bytes);
   while (k.run(STEPS) === STEPS);
   const snap = m.snapshot();
   return {
     exit: exitOf(abi, t),
-    stdout: concat(abi.stdout),
-    stderr: concat(abi.stderr),
+    stdout: concat(abi.console.filter((w) => w.fd === 1).map((w) => w.bytes)),
+    stderr: concat(abi.console.filter((w) => w.fd === 2).map((w) => w.bytes)),
     console: abi.console,
     cycles: m.cores[0]!.cycles,
     instructions: {

@@ -97,3 +97,16 @@ export function copyOut(
   }
   return true;
 }
+
+/** Writes `bytes` at user address `la` of `t`'s process directly in memory, uncharged, as a
+ *  loader or a test harness sets up a process before it runs. */
+export function pokeUser(k: Subkernel, t: Thread, la: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length;) {
+    const a = la + off;
+    const len = Math.min(4096 - (a % 4096), bytes.length - off);
+    const gpa = resolveUser(k, t, a, true);
+    if (gpa === null) throw new Error(`user address 0x${a.toString(16)} is not mapped writable`);
+    k.machine.mem.writeBytes(gpa, bytes.subarray(off, off + len));
+    off += len;
+  }
+}

@@ -85,8 +85,6 @@ export interface LinuxAbiOptions {
 
 /** One program's Linux interface: its console output, exit status and heap. */
 export class LinuxAbi implements SyscallInterface, KernelExtension {
-  readonly stdout: Uint8Array[] = [];
-  readonly stderr: Uint8Array[] = [];
   /** Every write to the console in the order the program made them (fd 1 or 2). */
   readonly console: { fd: 1 | 2; bytes: Uint8Array }[] = [];
   exitStatus: number | null = null;
@@ -192,7 +190,6 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
     if (n === 0) return 0;
     const bytes = n > 2 ** 31 ? null : copyIn(k, core, t, buf, n);
     if (bytes === null) return -E.FAULT;
-    (fd === 1 ? this.stdout : this.stderr).push(bytes);
     this.console.push({ fd, bytes });
     return n;
   }
