@@ -1,4 +1,5 @@
-// Experiment "indirect": the indirect cost of IPC (skybridge.md "The problem"). A client
+// Experiment "indirect": the indirect cost of IPC (Mi et al., EuroSys 2019: IPC pollutes the
+// caller's TLB and caches, beyond its own cycles). A client
 // touches a working set of W bytes between IPCs; the same loop runs once with an IPC to a
 // server after each pass (each kernel's own, or SkyBridge's) and once without. The extra cycles the client's own user-mode
 // code takes per pass when IPCs interleave are the IPC's indirect cost; the client's TLB and

@@ -103,7 +103,8 @@ export const SKYLAKE: CpuProfile = {
   },
   sources: {
     insn: `reciprocal throughputs on Skylake from ${AGNER} and LLVM's Skylake client scheduling model (X86SchedSkylakeClient.td): simple ALU ops, MOV, MOVZX, SETcc, CMOVcc 0.25 (ports 0, 1, 5, 6); shifts by an immediate 0.5 (ports 0, 6); shifts by CL 2 (3 µops); RCL/RCR 3 (estimate; 1 by one, ~6 by CL); LEA 0.5; IMUL/MUL 1; loads 0.5 (2 load ports), stores 1; PUSH 1, POP 0.5; branches 0.5 not taken, 1 taken (one taken branch per cycle); CALL/RET 1; BSF/BSR/POPCNT/LZCNT/TZCNT/BT 1; SSE moves, vector logic (PAND/POR/PXOR, ANDPS...) and PADD/PSUB B/W/D/Q (p015: Agner; LLVM's SKLWriteResGroup9 for PADD) 0.33; ADDSD/MULSD and the packed and single forms of add, sub, mul, min, max, compare (p01, 4-cycle FP units), vector integer saturating add/sub, compare, min/max, average and immediate shifts (LLVM WriteVecALUX, WriteVecShiftImmX: p01) 0.5; vector integer multiplies PMULLW/PMULHW/PMULHUW/PMULUDQ/PMADDWD (WriteVecIMulX, p01) 0.5; shuffles, unpacks, packs, byte shifts, MOVHLPS/MOVLHPS/SHUFPS (WriteShuffleX/WriteFShuffle: p5) 1, with PSADBW (p5) 1, shifts by an XMM count (WriteVecShiftX: p5 + p01) 1, PEXTRW (WriteVecExtract: p0 + p5) 1 and MOVMSKPS/PD, PMOVMSKB (WriteFMOVMSK: p0) 1 in the same class; PINSRW 2 (WriteVecInsert: 2 µops on p5); DIVSD/DIVPD 4, DIVSS/DIVPS 3 (WriteFDiv: divider 3 cycles single, 4 double), SQRTSD/SQRTPD 6, SQRTSS/SQRTPS 3 (WriteFSqrt); conversions 1 (CVTPD2PS, CVTPS2PD, CVTSS2SD, CVTSD2SS, CVTSI2SS, CVTDQ2PD: p5 + p01/p015, SKLWriteResGroup60), CVTDQ2PS/CVT(T)PS2DQ 0.5 (p01). Non-temporal stores (MOVNTI, MOVNTDQ, MOVNTPS/PD) as stores, 1; SFENCE/LFENCE/MFENCE 1 (LLVM: SFENCE p237 + p0156, MFENCE p237 + 2×p0156, LFENCE 2×p0156; Agner measures MFENCE at ~33 on Skylake, the store-buffer drain a fence waits for is not modelled). Exceptions charged at latency because their results are used at once: DIV/IDIV r32 26, r64 42 (lower end of Agner's 42-95 for IDIV r64; on hardware it depends on the operands). One iteration of a string instruction 1 (estimate; fast-string microcode moves more per cycle for long REP MOVSB). Not modelled: dependency chains, branch mispredictions, macro-fusion; charging throughput is optimistic for dependent chains and mispredicted branches`,
-    frequencyGHz: 'i7-6700 base clock (Intel ARK); the Skylake machine of sel4bench (kernels.md)',
+    frequencyGHz:
+      "i7-6700 base clock (Intel ARK); the Skylake machine of sel4bench's published results (sel4.systems, Performance)",
     cpi: `estimate: straight-line integer kernel code at IPC 2 (Skylake retires up to 4/cycle; L4Re's published cycles/instructions include memory stalls); ${RESEARCH} §7`,
     'caches.l1i': `${OPT}: 32 KiB 8-way`,
     'caches.l1d': `${OPT}: 32 KiB 8-way, 4-5 cycles load-to-use (4 charged; +1 for the DTLB)`,
@@ -119,7 +120,8 @@ export const SKYLAKE: CpuProfile = {
     'tlb.stlb1g': `${OPT}: STLB 1 GiB 16 entries 4-way`,
     'tlb.gpa':
       'no public figure for the guest-physical TLB; assumed the geometry of the STLB (assumption)',
-    'tlb.l1Latency': 'machine.md table: 1 cycle (overlapped with L1 indexing on real hardware)',
+    'tlb.l1Latency':
+      'assumed 1 cycle: an L1 DTLB hit overlaps L1D indexing on real hardware, so the model charges it inside the L1 hit',
     'tlb.stlbLatency': `${SEVENCPU}: L1 DTLB miss, STLB hit: 9 cycles`,
     psc: 'sizes not published for Skylake; split, fully associative, LRU: PML4E 2, PDPTE 4, PDE 32 (7-cpu lists a 32-entry PDE cache); Barr et al., "Translation Caching: Skip, Don\'t Walk (the Page Table)", ISCA 2010, Intel-style PML4/PDPT/PDE caches (assumption; EPT caches given the same geometry)',
     'ops.syscall': `${PAPER}: SYSCALL ~82 cycles`,
