@@ -125,12 +125,39 @@ export const GUESTS = [
     description: 'CPUID leaves 0, 1 and 0x40000000 from user mode (a VM exit under the Rootkernel)',
     hostComparable: false,
   },
+  {
+    name: 'sb-trampoline',
+    dir: 'skybridge',
+    description:
+      "SkyBridge's trampoline (assembly): the client half, the two VMFUNCs, the server half; mapped by the kernel in every client and server",
+    hostComparable: false,
+    trampoline: true,
+  },
+  {
+    name: 'sb-ipcbench',
+    dir: 'skybridge',
+    description:
+      "SkyBridge's IPC benchmark as machine code: client_main calls server_handler (or chain_handler, then server_handler) with sb_call",
+    hostComparable: false,
+    kernelProgram: true,
+  },
+  {
+    name: 'sb-hostile',
+    dir: 'skybridge',
+    description:
+      'SkyBridge clients, servers and attacks as machine code: handlers, callers, and entries that jump into the trampoline, guess keys, forge thread blocks, race shared buffers',
+    hostComparable: false,
+    kernelProgram: true,
+  },
   fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
   fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
   fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),
   fault('forever', 'prints one line, then spins without syscalls: needs a budget', 'hang'),
 ];
+
+/** Where the kernel maps SkyBridge's trampoline (guest/skybridge/skybridge-layout.h). */
+const TRAMPOLINE_VA = '0x7ff000000000';
 
 /** Absolute path of a built guest program. */
 export function guestPath(name) {
@@ -163,11 +190,16 @@ function sourcesOf(name) {
   const libc = readdirSync(LIBC_DIR)
     .sort()
     .map((f) => join(LIBC_DIR, f));
+  // A folder's headers and its lib* sources are shared by its programs; the trampoline is
+  // assembly alone, with no C library.
   const shared = readdirSync(dir)
-    .filter((f) => f.startsWith('lib') && /\.[chS]$/.test(f))
+    .filter((f) => (f.startsWith('lib') && /\.[chS]$/.test(f)) || f.endsWith('.h'))
     .sort()
     .map((f) => join(dir, f));
-  return { own: [join(dir, `${name}.c`)], libc: [...libc, ...shared] };
+  const own = join(dir, `${name}.${exists(join(dir, `${name}.S`)) ? 'S' : 'c'}`);
+  if (GUESTS.find((g) => g.name === name)?.trampoline)
+    return { own: [own], libc: shared.filter((f) => f.endsWith('.h')) };
+  return { own: [own], libc: [...libc, ...shared] };
 }
 
 function inputHash(name, version) {
@@ -394,6 +426,9 @@ function compile(name, sqlite) {
   // Unique temporary name, renamed into place: parallel test processes may build at once.
   const tmp = `${out}.tmp-${process.pid}`;
   const args = [...CFLAGS, '-I', LIBC_DIR, '-I', dirOf(name)];
+  // The trampoline is linked at the address the kernel maps it at in every process.
+  if (GUESTS.find((g) => g.name === name)?.trampoline)
+    args.push(`-Wl,-Ttext=${TRAMPOLINE_VA}`, '-Wl,-e,sb_call');
   if (sqlite) args.push('-I', sqlite.dir);
   args.push('-o', tmp, ...inputs);
   if (sqlite) args.push(sqlite.object);

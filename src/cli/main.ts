@@ -4,6 +4,7 @@ import pc from 'picocolors';
 import { registerBinaryCommands } from './commands/binary.ts';
 import { registerExperimentCommands } from './commands/experiments.ts';
 import { registerRunCommand } from './commands/run.ts';
+import { registerReportCommand } from './commands/report.ts';
 import { ArgumentError, EXIT } from './errors.ts';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerExperimentCommands(program);
   registerBinaryCommands(program);
   registerRunCommand(program);
+  registerReportCommand(program);
   return program;
 }
 

@@ -7,8 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readElf } from '../binary/elf-reader.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
-import type { Thread } from '../kernel/thread.ts';
-import { pokeUser, resolveUser } from '../kernel/user-memory.ts';
+import { pokeUser, resolveUser, type InProcess } from '../kernel/user-memory.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD = join(ROOT, 'guest', 'build.mjs');
@@ -43,7 +42,7 @@ export function symbol(g: GuestImage, name: string): number {
 }
 
 /** `n` 64-bit words at user address `la` in `t`'s process, read from memory directly. */
-export function readWords(k: Subkernel, t: Thread, la: number, n: number): number[] {
+export function readWords(k: Subkernel, t: InProcess, la: number, n: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const gpa = resolveUser(k, t, la + i * 8, false);
@@ -55,7 +54,7 @@ export function readWords(k: Subkernel, t: Thread, la: number, n: number): numbe
 
 /** Writes a 64-bit word at user address `la` of `t`'s process (a parameter the harness sets
  *  before the program runs), directly in memory. */
-export function writeWord(k: Subkernel, t: Thread, la: number, v: number): void {
+export function writeWord(k: Subkernel, t: InProcess, la: number, v: number): void {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
   pokeUser(k, t, la, b);

@@ -15,12 +15,11 @@ import type { Block } from '../kernel/code-layout.ts';
 import { USER_DATA } from '../kernel/layout.ts';
 import { echoPair } from './echo.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
-import { directServerCall } from '../skybridge/direct-call.ts';
-import { SkyBridge } from '../skybridge/skybridge.ts';
+import { callFromTs } from '../skybridge/ts-client.ts';
+import { newSkyBridge } from './skybridge-setup.ts';
 import { EVICTION_TAG_SPAN } from '../hw/tlb.ts';
 import {
   row as makeRow,
-  SEEDS,
   summarize,
   type Experiment,
   type ExperimentResult,
@@ -78,6 +77,8 @@ export interface Mechanism {
 /** The client's working set starts past the first 64 KiB of its data, where the kernels'
  *  user libraries keep their buffers. */
 const WS_BASE = USER_DATA + 0x10000;
+const NOP = new Uint8Array([0x90]);
+const RETURN_ZERO = new Uint8Array([0x31, 0xc0, 0xc3]);
 
 function once(
   profile: CpuProfile,
@@ -87,26 +88,27 @@ function once(
   mech: Mechanism,
 ): Run {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sb = new SkyBridge({ seed: SEEDS.skybridge });
+  const sb = newSkyBridge();
   const k = bootKernel(mech.kernel, m, { pcid }, mech.skybridge ? [sb] : []);
   let loop!: Block;
+  let back = 0;
   const pair = echoPair(
     mech.kernel,
     k,
-    (t) => (loop = t.block(2, 6)),
+    (t) => {
+      loop = t.block(2, 6);
+      back = t.raw(NOP);
+    },
     0x10000 + Math.max(64 << 10, bytes),
   );
-  const { client, server } = pair;
+  const { client } = pair;
+  let server = pair.server;
   let sid = 0;
   if (mech.skybridge) {
-    sid = sb.registerServer(
-      server,
-      () =>
-        (function* () {
-          return [0];
-        })(),
-      1,
-    );
+    // SkyBridge's server is its own process whose handler is machine code: xor eax, eax; ret.
+    let handler = 0;
+    server = k.createProcess('sb-server', (t) => (handler = t.raw(RETURN_ZERO)));
+    sid = sb.registerServer(server, { handler });
     sb.registerClient(m.core(0), client, sid);
   }
   const log = new EvictionLog();
@@ -152,7 +154,10 @@ function once(
             r.passCycles.push(slot[C.cycles]! - before[C.cycles]!);
           }
           if (withIpc && !mech.skybridge) yield* pair.call(u);
-          if (withIpc && mech.skybridge) yield* directServerCall(sb, u, sid, [0]);
+          if (withIpc && mech.skybridge) {
+            const r = yield* callFromTs(m, u, sid, [0], back);
+            if (r.status !== 0) throw new Error(`SkyBridge call failed: status ${r.status}`);
+          }
         }
         m.caches.evictions = null;
         r.total = u.core.cycles - total0;

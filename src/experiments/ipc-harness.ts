@@ -8,7 +8,7 @@
 // minus a twin that does only the warm-up (the model is deterministic, so the rest cancels).
 
 import type { Subkernel } from '../kernel/subkernel.ts';
-import type { Thread } from '../kernel/thread.ts';
+import type { InProcess } from '../kernel/user-memory.ts';
 import { summarize, type IpcStats } from './experiment.ts';
 import { readWords, symbol, type GuestImage } from './guest-image.ts';
 
@@ -29,15 +29,15 @@ export interface IpcResult {
 /** One run of a benchmark program: its kernel, its two threads, the instructions retired. */
 export interface BenchRun {
   k: Subkernel;
-  client: Thread;
-  server: Thread;
+  client: InProcess;
+  server: InProcess;
   instructions: number;
 }
 
 /** The figures from the stamps `run` left in memory; `warm` is its warm-up-only twin. */
 export function ipcResult(g: GuestImage, run: BenchRun, warm: BenchRun, runs: number): IpcResult {
   const total = WARMUP + runs;
-  const words = (t: Thread, name: string, n = total): number[] =>
+  const words = (t: InProcess, name: string, n = total): number[] =>
     readWords(run.k, t, symbol(g, name), n);
   const start = words(run.client, 'start_stamp');
   const end = words(run.client, 'end_stamp');

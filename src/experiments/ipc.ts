@@ -44,13 +44,13 @@ const NATIVE_MESSAGE: Record<KernelName, RowParams> = {
 
 /** The keys of SkyBridge's phases, by the names skybridge-bench.ts gives them. */
 const PHASE_KEYS: Record<string, (typeof SKYBRIDGE_PHASES)[number]> = {
-  'client entry (save, binding, identity)': 'client-entry',
+  'client entry (save, binding record, thread block)': 'client-entry',
   'VMFUNC to the server': 'vmfunc-to-server',
-  'server entry (stack, key check)': 'server-entry',
+  'server entry (tag, key check, stack)': 'server-entry',
   handler: 'handler',
-  'server exit (key check, free stack)': 'server-exit',
+  'server exit (free stack, key)': 'server-exit',
   'VMFUNC back': 'vmfunc-back',
-  'client exit (key check, restore)': 'client-exit',
+  'client exit (checks, restore)': 'client-exit',
 };
 
 /** The statistics the kernel's benchmark returned alongside its means (nativeIpc passes its

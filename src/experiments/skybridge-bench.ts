@@ -1,16 +1,26 @@
-// SkyBridge's IPC measured the same way as sel4bench's (stamps in the caller and in the
-// callee, RDTSC overhead subtracted), on the seL4 Subkernel with SkyBridge built in: a
-// client calls a server's handler with directServerCall; longer messages go through the
-// shared buffer (the client writes it before the call, the handler reads it).
+// SkyBridge's IPC measured the same way as sel4bench's (ipc-harness.ts): guest/skybridge/
+// sb-ipcbench.c, built by gcc, is the client and each server; the client's sb_call runs the
+// real trampoline and the server's C handler as machine code, on a Subkernel (seL4 by
+// default) with SkyBridge built in. Stamps are RDTSC in the guest's own code; longer messages
+// go through the shared buffer (the client writes it inside the timed window, the handler
+// copies it in). The phase breakdown comes from a third run that stops the interpreter at
+// each label of the trampoline (stopping costs no simulated cycles).
 
-import { rdtsc } from '../hw/isa.ts';
+import { Stop } from '../hw/cpu/interpreter.ts';
+import { R } from '../hw/core.ts';
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
+import { loadElf } from '../kernel/elf-loader.ts';
+import { LinuxAbi } from '../kernel/linux/abi.ts';
+import { machineCodeBody } from '../kernel/machine-code.ts';
+import type { Process } from '../kernel/process.ts';
+import type { ThreadCode } from '../kernel/thread.ts';
+import type { UserApi } from '../kernel/user.ts';
+import { summarize, type IpcStats, type Stats } from './experiment.ts';
+import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
+import { ipcResult, RUNS, WARMUP, type BenchRun } from './ipc-harness.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
-import type { Block } from '../kernel/code-layout.ts';
-import { directServerCall } from '../skybridge/direct-call.ts';
-import { SkyBridge } from '../skybridge/skybridge.ts';
-import { SEEDS, summarize, type IpcStats, type Stats } from './experiment.ts';
+import { newSkyBridge, trampoline } from './skybridge-setup.ts';
 
 export interface SbCase {
   /** The Subkernel SkyBridge is built into (seL4 by default). */
@@ -30,128 +40,161 @@ export interface SbResult {
   reply: number;
   roundTrip: number;
   instructions: number;
-  /** Mean cycles per phase of the trampoline (from the probe). */
+  /** Mean cycles per phase of the trampoline (from the probe run). */
   phases: Record<string, number>;
   /** The spread of the measured calls' figures, and of each phase's. */
   stats: IpcStats & { phases: Record<string, Stats> };
 }
 
-const WARMUP = 16;
-const RUNS = 64;
+/** Phases of one direct call, each from one trampoline label to the next. */
 const PHASES = [
-  'client entry (save, binding, identity)',
+  'client entry (save, binding record, thread block)',
   'VMFUNC to the server',
-  'server entry (stack, key check)',
+  'server entry (tag, key check, stack)',
   'handler',
-  'server exit (key check, free stack)',
+  'server exit (free stack, key)',
   'VMFUNC back',
-  'client exit (key check, restore)',
+  'client exit (checks, restore)',
 ];
 
-export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
+interface Setup {
+  run: BenchRun;
+  m: Machine;
+  client: Process;
+}
+
+function setup(
+  profile: CpuProfile,
+  c: SbCase,
+  rounds: number,
+  warm: number,
+  body?: (m: Machine) => (u: UserApi) => ThreadCode,
+  booted?: (k: BenchRun['k']) => void,
+): Setup {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sb = new SkyBridge({ seed: SEEDS.skybridge });
-  const k = bootKernel(c.kernel ?? 'seL4', m, { kpti: c.kpti, pcid: c.pcid }, [sb]);
-  let clientRdtsc = 0;
-  let serverRdtsc = 0;
-  let work!: Block;
-  const client = k.createProcess('client', (t) => (clientRdtsc = t.insn('rdtsc')));
-  const server = k.createProcess('server', (t) => {
-    serverRdtsc = t.insn('rdtsc');
-    work = t.block(2, 8);
-  });
-  let callStamp = 0;
-  let replyStamp = 0;
-  const calls: number[] = [];
-  let sidB = 0;
+  const sb = newSkyBridge();
+  const abi = new LinuxAbi({ seed: 1, frequencyGHz: profile.frequencyGHz });
+  const k = bootKernel(c.kernel ?? 'seL4', m, { kpti: c.kpti, pcid: c.pcid }, [sb, abi]);
+  booted?.(k);
+  const g = guestImage('sb-ipcbench');
+  const client = loadElf(k, 'client', g.bytes);
+  abi.attach(client.process, client.image.end);
+  const server = loadElf(k, 'server', g.bytes).process;
+  let sid: number;
   if (c.chain) {
-    const leaf = k.createProcess('server-b', () => {});
-    sidB = sb.registerServer(
-      leaf,
-      (_u, call) =>
-        (function* () {
-          return [call.args[0]! + 1];
-        })(),
-      1,
+    const leaf = loadElf(k, 'server-b', g.bytes).process;
+    const leafId = sb.registerServer(leaf, { handler: symbol(g, 'server_handler') });
+    sid = sb.registerServer(server, { handler: symbol(g, 'chain_handler') });
+    sb.registerClient(m.core(0), server, leafId, { bufferBytes: Math.max(4096, c.bytes) });
+    writeWord(k, { process: server }, symbol(g, 'chain_next'), leafId);
+  } else {
+    sid = sb.registerServer(server, { handler: symbol(g, 'server_handler') });
+  }
+  sb.registerClient(m.core(0), client.process, sid, { bufferBytes: Math.max(4096, c.bytes) });
+  const t = k.createThread(client.process, 'client', (body ?? machineCodeBody)(m), {
+    entry: symbol(g, 'client_main'),
+    machineCode: true,
+    args: [rounds, sid, c.bytes],
+  });
+  writeWord(k, t, symbol(g, 'warm_rounds'), warm);
+  while (k.run(100_000) === 100_000);
+  if (abi.exitStatus !== 0)
+    throw new Error(
+      `SkyBridge benchmark: the client ${abi.exitStatus === null ? `stopped: ${t.exitReason || client.process.killReason}` : 'saw failed calls'}`,
+    );
+  // The server's stamps are in the server's memory (a server has no thread of its own).
+  return {
+    run: {
+      k,
+      client: t,
+      server: { process: server },
+      instructions: m.snapshot().get('instructions'),
+    },
+    m,
+    client: client.process,
+  };
+}
+
+/** A machine-code body that stops at each trampoline label in turn and at the call's
+ *  return address, noting the core's clock there. */
+function probeBody(laps: number[][], handler: number, k: () => BenchRun['k']) {
+  const at = trampoline().at;
+  return (m: Machine) =>
+    function* (u: UserApi): ThreadCode {
+      const core = u.core;
+      const cpu = m.cpus[core.id]!;
+      const order = [
+        at.sb_call,
+        at.sb_vmfunc_call,
+        at.sb_server_entry,
+        -2,
+        at.sb_handler_return,
+        at.sb_vmfunc_return,
+        at.sb_client_return,
+        -1,
+      ];
+      let step = 0;
+      let lap: number[] = [];
+      let back = 0;
+      for (;;) {
+        const want = order[step] === -1 ? back : order[step] === -2 ? handler : order[step]!;
+        const next = core.pending[0];
+        const limit = Math.min(core.cycles + 2000, next === undefined ? Infinity : next.time);
+        const stop = cpu.run(limit, want);
+        if (stop === Stop.StopAt) {
+          if (step === 0) {
+            // The return address, read around the caches (the probe costs nothing).
+            back = readWords(k(), u.thread, core.regs.get(R.RSP), 1)[0]!;
+            lap = [];
+          }
+          lap.push(core.cycles);
+          step = (step + 1) % order.length;
+          if (step === 0) laps.push(lap);
+          // Step over the instruction at the label, so the next run does not stop at once.
+          cpu.run(Infinity, -1, 1);
+          continue;
+        }
+        if (stop === Stop.Syscall) yield { kind: 'syscall' };
+        else yield { kind: 'poll' };
+      }
+    };
+}
+
+export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
+  const runs = c.runs ?? RUNS;
+  const total = WARMUP + runs;
+  const r = setup(profile, c, total, total);
+  const warm = setup(profile, c, WARMUP, total);
+  const ipc = ipcResult(guestImage('sb-ipcbench'), r.run, warm.run, runs);
+  const laps: number[][] = [];
+  const phases: Record<string, number> = {};
+  const phaseStats: Record<string, Stats> = {};
+  // Phases of the direct call only (a chain's nested call interleaves its labels).
+  if (!c.chain) {
+    let kernel!: BenchRun['k'];
+    const handler = symbol(guestImage('sb-ipcbench'), 'server_handler');
+    setup(
+      profile,
+      c,
+      total,
+      total,
+      probeBody(laps, handler, () => kernel),
+      (k) => (kernel = k),
     );
   }
-  const sid = sb.registerServer(
-    server,
-    (u, call) =>
-      (function* () {
-        calls.push(rdtsc(u.core, serverRdtsc) - callStamp);
-        if (c.bytes > 0) u.readBytes(call.buffer, c.bytes);
-        u.run(work);
-        let r = call.args[0]! + 1;
-        if (c.chain) {
-          const x = yield* directServerCall(sb, u, sidB, [r]);
-          if (x.ok) r = x.results[0]!;
-        }
-        replyStamp = rdtsc(u.core, serverRdtsc);
-        return [r];
-      })(),
-    1,
-  );
-  if (c.chain) sb.registerClient(m.core(0), server, sidB);
-  const binding = sb.registerClient(m.core(0), client, sid, {
-    bufferBytes: Math.max(4096, c.bytes),
-  });
-  const replies: number[] = [];
-  const trips: number[] = [];
-  const phaseSums = new Array<number>(PHASES.length).fill(0);
-  const phaseEach = PHASES.map((): number[] => []);
-  let overhead = 0;
-  let instr0 = 0;
-  let instr1 = 0;
-  const payload = new Uint8Array(c.bytes).map((_, i) => i & 0xff);
-  const runs = c.runs ?? RUNS;
-  k.createThread(client, 'client', (u) =>
-    (function* () {
-      const o0 = rdtsc(u.core, clientRdtsc);
-      overhead = rdtsc(u.core, clientRdtsc) - o0;
-      for (let i = 0; i < WARMUP + runs; i++) {
-        if (i === WARMUP) instr0 = m.snapshot().get('instructions');
-        const probe: number[] = [];
-        const start = rdtsc(u.core, clientRdtsc);
-        callStamp = start;
-        // The message is part of the call: the client writes it into the shared buffer.
-        if (c.bytes > 0) u.writeBytes(binding.buffer, payload);
-        const r = yield* directServerCall(sb, u, sid, [i], { probe });
-        const end = rdtsc(u.core, clientRdtsc);
-        if (!r.ok) throw new Error(`direct call failed: ${r.why}`);
-        replies.push(end - replyStamp);
-        trips.push(end - start);
-        if (i >= WARMUP)
-          for (let p = 0; p < PHASES.length; p++) {
-            phaseSums[p]! += probe[p + 1]! - probe[p]!;
-            phaseEach[p]!.push(probe[p + 1]! - probe[p]!);
-          }
-      }
-      instr1 = m.snapshot().get('instructions');
-    })(),
-  );
-  k.run(100_000 + 10 * runs);
-  if (trips.length !== WARMUP + runs)
-    throw new Error(`skybridge bench: ${trips.length} calls completed`);
-  const mean = (xs: number[]): number =>
-    xs.slice(WARMUP).reduce((a, b) => a + b, 0) / runs - overhead;
-  const phases: Record<string, number> = {};
-  PHASES.forEach((name, i) => (phases[name] = phaseSums[i]! / runs));
-  // The spread of the same per-call figures (the means above are computed as they were).
-  const each = (xs: number[]): Stats => summarize(xs.slice(WARMUP).map((x) => x - overhead));
-  const phaseStats: Record<string, Stats> = {};
-  PHASES.forEach((name, i) => (phaseStats[name] = summarize(phaseEach[i]!)));
+  const measured = laps.slice(WARMUP, total);
+  if (measured.length > 0)
+    PHASES.forEach((name, i) => {
+      const xs = measured.map((l) => l[i + 1]! - l[i]!);
+      phases[name] = xs.reduce((a, b) => a + b, 0) / xs.length;
+      phaseStats[name] = summarize(xs);
+    });
   return {
-    call: mean(calls),
-    reply: mean(replies),
-    roundTrip: mean(trips),
-    instructions: (instr1 - instr0) / runs,
+    call: ipc.call,
+    reply: ipc.reply,
+    roundTrip: ipc.roundTrip,
+    instructions: ipc.instructions,
     phases,
-    stats: {
-      call: each(calls),
-      reply: each(replies),
-      roundTrip: each(trips),
-      phases: phaseStats,
-    },
+    stats: { ...ipc.stats, phases: phaseStats },
   };
 }

@@ -17,6 +17,7 @@ import { loadElf } from '../kernel/elf-loader.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Thread } from '../kernel/thread.ts';
+import type { InProcess } from '../kernel/user-memory.ts';
 import { MAX_MSG_BYTES } from '../kernel/zircon/objects.ts';
 import { bootZircon } from '../kernel/zircon/zircon.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
@@ -80,14 +81,15 @@ export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult
   const r = once(profile, c, total, total);
   const warm = once(profile, c, WARMUP, total);
   const g = guestImage('zircon-ipcbench');
-  const words = (t: Thread, name: string, n = total): number[] =>
+  const words = (t: InProcess, name: string, n = total): number[] =>
     readWords(r.k, t, symbol(g, name), n);
   for (const [t, name] of [
     [r.client, 'client_status'],
     [r.server, 'server_status'],
   ] as const) {
     const st = words(t, name, 1)[0]! | 0;
-    if (st !== 0) throw new Error(`IPC benchmark: the ${t.name} got zx_status_t ${st}`);
+    if (st !== 0)
+      throw new Error(`IPC benchmark: the ${name.replace('_status', '')} got zx_status_t ${st}`);
   }
   return ipcResult(g, r, warm, runs);
 }

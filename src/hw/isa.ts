@@ -150,6 +150,7 @@ export const MSR = {
   X2APIC_ICR: 0x830,
   IA32_PRED_CMD: 0x49,
   IA32_FLUSH_CMD: 0x10b,
+  IA32_GS_BASE: 0xc0000101,
 } as const;
 
 /**
@@ -175,6 +176,10 @@ export function wrmsr(
     case MSR.IA32_FLUSH_CMD:
       core.env.caches.cores[core.id]!.l1d.invalidateAll();
       core.retire(ops.l1dFlush);
+      return;
+    case MSR.IA32_GS_BASE:
+      core.gsBase = value;
+      core.retire(ops.wrmsrBase);
       return;
     case MSR.X2APIC_ICR:
       core.ctr[C.ipisSent]++;

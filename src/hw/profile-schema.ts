@@ -71,6 +71,7 @@ export const profileSchema = z.object({
     interruptEntry: nonNeg,
     iret: nonNeg,
     ipiSend: nonNeg,
+    wrmsrBase: nonNeg,
     ipiLatency: nonNeg,
     ibpb: nonNeg,
     l1dFlush: nonNeg,

@@ -34,6 +34,11 @@ export class GuestFrames {
     return this.alloc.alloc();
   }
 
+  /** The next frame's address: it only grows (frames are never given back). */
+  get used(): number {
+    return this.alloc.used;
+  }
+
   /** `n` contiguous zeroed frames. */
   frames(n: number): number {
     const first = this.alloc.alloc();

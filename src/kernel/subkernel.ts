@@ -102,6 +102,17 @@ export interface KernelExtension {
   /** Runs in kernel mode when `t` is stopped (fault, violation, kill), after the
    *  personality detached it: whatever the extension holds for `t` is given back. */
   onStop?(k: Subkernel, core: Core, t: Thread): void;
+  /** Runs on every entry from `t`'s user mode, after its registers are saved. */
+  onEntry?(k: Subkernel, core: Core, t: Thread): void;
+  /** A system call from `t`: true if the extension answered it (the kernel then returns to
+   *  `t` with its saved registers, as the extension left them, without the personality). */
+  onSyscall?(k: Subkernel, core: Core, t: Thread): boolean;
+  /** A timer tick interrupted `t` (before the time-slice logic). */
+  onTick?(k: Subkernel, core: Core, t: Thread): void;
+  /** `t` faulted at `rip` (an exception, or a VM exit the Rootkernel reported as a
+   *  violation): true if the extension dealt with it and `t` goes on from its saved
+   *  registers, as the extension left them; false to stop it as usual. */
+  onFault?(k: Subkernel, core: Core, t: Thread, rip: number): boolean;
 }
 
 /** The program a process runs: lays out its code in the image, returns its threads' code. */
@@ -452,6 +463,24 @@ export class Subkernel {
     core.load64(this.curThreadVar[core.id]!);
     this.saveRegisters(core, t, core.regs.get(R.RCX), core.regs.get(11));
     t.entry = EntryKind.Syscall;
+    for (const x of this.extensions) x.onEntry?.(this, core, t);
+  }
+
+  /** Writes register `reg` (or REG_RIP / REG_RFLAGS) of `t`'s saved user context in its
+   *  TCB: the next exit to `t` loads it. */
+  writeSaved(core: Core, t: Thread, reg: number, value: number): void {
+    const s = this.personality.tcb.saved.find((x) => x.reg === reg);
+    if (s === undefined) throw new Error(`the TCB layout saves no register ${reg}`);
+    core.store64(t.tcb + s.offset, value);
+  }
+
+  /** Makes `target` enter the kernel soon (a reschedule IPI from `core`): it may be running
+   *  user code the kernel has just withdrawn something from. */
+  kick(core: Core, target: Core): void {
+    if (target === core) return;
+    const P = this.paths;
+    core.exec(P.ipiSend.at, P.ipiSend.bytes, P.ipiSend.instructions);
+    this.machine.sendIpi(core, P.ipiWrmsr, target.id, RESCHEDULE_VECTOR);
   }
 
   /** The kernel's entry for an exception `t` took (already delivered through the IDT). */
@@ -507,6 +536,7 @@ export class Subkernel {
     for (const s of this.personality.tcb.trapSaved) core.storeReg(t.tcb + s.offset, s.reg);
     core.regs.set(R.RSP, sp + 40);
     t.entry = EntryKind.Interrupt;
+    for (const x of this.extensions) x.onEntry?.(this, core, t);
   }
 
   /** Switches the core's address space to `u`'s (no-KPTI: one CR3 write, with the PCID and
@@ -651,6 +681,8 @@ export class Subkernel {
     const e = ev.value as UserEvent;
     if (e.kind === 'syscall') {
       this.enterFromSyscall(core, t);
+      if (this.extensions.some((x) => x.onSyscall?.(this, core, t) === true))
+        return this.leaveTo(core, t);
       const next =
         (t.process.syscalls ?? this.personality).syscall(this, core, t) ?? this.chooseThread(core);
       this.dispatch(core, next);
@@ -702,6 +734,7 @@ export class Subkernel {
       core.exec(this.paths.timer.at, this.paths.timer.bytes, this.paths.timer.instructions);
       this.machine.setTimer(core, core.cycles + this.config.tickCycles, TIMER_VECTOR);
       if (t !== null) {
+        for (const x of this.extensions) x.onTick?.(this, core, t);
         const left = (this.slices.get(t) ?? this.config.timesliceTicks) - 1;
         if (left > 0) {
           this.slices.set(t, left);
@@ -724,6 +757,9 @@ export class Subkernel {
       if (out.kind === 'violation') {
         // The Rootkernel re-entered the guest at the kernel's upcall, in CPL 0.
         this.enterFromTrap(core, null, this.paths.fault);
+        for (const x of this.extensions) x.onEntry?.(this, core, t);
+        if (this.extensions.some((x) => x.onFault?.(this, core, t, out.rip) === true))
+          return this.leaveTo(core, t);
         this.killProcess(
           core,
           t.process,
@@ -742,6 +778,9 @@ export class Subkernel {
     } else {
       const withError = ev.kind === 'exception' && [8, 10, 11, 12, 13, 14, 17].includes(ev.vector);
       this.enterFromTrap(core, t, this.paths.fault, withError);
+      const rip = ev.kind === 'exception' ? Number(ev.rip) : -1;
+      if (this.extensions.some((x) => x.onFault?.(this, core, t, rip) === true))
+        return this.leaveTo(core, t);
       const what =
         ev.kind === 'exception'
           ? `exception ${ev.vector} at ${ev.rip.toString(16)}${ev.vector === 14 ? ` (address ${ev.cr2.toString(16)}, error ${ev.errorCode})` : ''}`

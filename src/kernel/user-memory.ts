@@ -17,7 +17,10 @@ const TWO32 = 2 ** 32;
 
 /** Guest-physical address of user address `la` in `t`'s process, or null when it is not
  *  mapped for user access (with write permission if `write`). Reads memory directly. */
-export function resolveUser(k: Subkernel, t: Thread, la: number, write: boolean): number | null {
+/** Whose memory: a thread's process (only the process is used). */
+export type InProcess = Pick<Thread, 'process'>;
+
+export function resolveUser(k: Subkernel, t: InProcess, la: number, write: boolean): number | null {
   const mem = k.machine.mem;
   let table = t.process.space.userRoot;
   for (let level = 3; level >= 0; level--) {
@@ -100,7 +103,7 @@ export function copyOut(
 
 /** Writes `bytes` at user address `la` of `t`'s process directly in memory, uncharged, as a
  *  loader or a test harness sets up a process before it runs. */
-export function pokeUser(k: Subkernel, t: Thread, la: number, bytes: Uint8Array): void {
+export function pokeUser(k: Subkernel, t: InProcess, la: number, bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length;) {
     const a = la + off;
     const len = Math.min(4096 - (a % 4096), bytes.length - off);

@@ -1,56 +1,59 @@
-// The trampoline: SkyBridge's only code that executes VMFUNC, mapped read-execute at the same
-// address in every client and server so execution continues across the EPTP switch. It is
-// laid out as real bytes (two real VMFUNC instructions; the blocks between them are
-// instruction counts at their addresses). Counts are ours, from the paper's description of
-// the path (skybridge.md "Trampoline"): save, VMFUNC, stack, key, handler, key, VMFUNC back.
+// The trampoline as the kernel maps it: the one executable segment of the ELF file that
+// guest/build.mjs links from guest/skybridge/sb-trampoline.S at TRAMPOLINE_VA, and the
+// addresses of its labels, which the kernel needs to attribute faults and to unwind calls.
+// The file is checked before use: one page at TRAMPOLINE_VA, and 0F 01 D4 exactly at its
+// two VMFUNC sites and nowhere else (the loader's rule for every other image).
 
-import { CodeLayout, type Block } from '../kernel/code-layout.ts';
+import { readElf } from '../binary/elf-reader.ts';
+import { scanCode } from '../binary/scanner.ts';
 import { TRAMPOLINE_BYTES, TRAMPOLINE_VA } from './layout.ts';
 
+const PT_LOAD = 1;
+const PF_X = 1;
+
+/** The labels of sb-trampoline.S the kernel uses. */
+const LABELS = [
+  'sb_call',
+  'sb_vmfunc_call',
+  'sb_server_entry',
+  'sb_handler_return',
+  'sb_vmfunc_return',
+  'sb_client_return',
+  'sb_abort',
+  'sb_wild',
+  'sb_end',
+] as const;
+export type TrampolineLabel = (typeof LABELS)[number];
+
 export interface Trampoline {
-  readonly code: CodeLayout;
-  /** Client side: save the callee-saved registers on the client stack, record the identity,
-   *  load the binding (list index, key slot, key), set EAX = 0 and ECX = index. */
-  readonly clientEnter: Block;
-  readonly vmfuncCall: number;
-  /** Server side: take a free stack from the busy bitmap and switch to it. */
-  readonly serverEnter: Block;
-  /** Bound the presented slot to the key table (cmp, jae), then compare the presented key
-   *  with the table entry. */
-  readonly keyCheck: Block;
-  /** Call the registered handler and come back. */
-  readonly callHandler: Block;
-  /** Server side of the return: check the key again, free the stack, put the key in R11 for
-   *  the client side, ECX = 0. */
-  readonly serverLeave: Block;
-  readonly vmfuncReturn: number;
-  /** Client side: check R11 against its key, restore registers, clear the identity. */
-  readonly clientLeave: Block;
-  /** Any refusal: set the error, restore, return. */
-  readonly error: Block;
+  /** The page as mapped (code, then zeros). */
+  readonly page: Uint8Array;
+  readonly at: Readonly<Record<TrampolineLabel, number>>;
 }
 
-export function layoutTrampoline(): Trampoline {
-  const t = new CodeLayout(TRAMPOLINE_VA, TRAMPOLINE_BYTES);
-  const clientEnter = t.block(6, 22);
-  const vmfuncCall = t.insn('vmfunc');
-  const serverEnter = t.block(8, 28);
-  const keyCheck = t.block(5, 16);
-  const callHandler = t.block(3, 8);
-  const serverLeave = t.block(10, 34); // + cmp/jne on the state page's server ID
-  const vmfuncReturn = t.insn('vmfunc');
-  const clientLeave = t.block(5, 18);
-  const error = t.block(6, 20);
-  return {
-    code: t,
-    clientEnter,
-    vmfuncCall,
-    serverEnter,
-    keyCheck,
-    callHandler,
-    serverLeave,
-    vmfuncReturn,
-    clientLeave,
-    error,
-  };
+export function loadTrampoline(elf: Uint8Array): Trampoline {
+  const f = readElf(elf);
+  const x = f.programHeaders.filter((p) => p.type === PT_LOAD && (p.flags & PF_X) !== 0);
+  if (x.length !== 1) throw new Error(`trampoline: ${x.length} executable segments, not 1`);
+  const seg = x[0]!;
+  if (Number(seg.vaddr) !== TRAMPOLINE_VA || Number(seg.memsz) > TRAMPOLINE_BYTES)
+    throw new Error(
+      `trampoline: its code must be one page at ${TRAMPOLINE_VA.toString(16)} (is ${seg.memsz} bytes at ${seg.vaddr.toString(16)})`,
+    );
+  const page = new Uint8Array(TRAMPOLINE_BYTES);
+  page.set(elf.subarray(Number(seg.offset), Number(seg.offset + seg.filesz)));
+  const at = {} as Record<TrampolineLabel, number>;
+  for (const name of LABELS) {
+    const s = f.symbols.find((y) => y.name === name);
+    if (s === undefined) throw new Error(`trampoline: no symbol ${name}`);
+    at[name] = Number(s.value);
+  }
+  const sites = scanCode(page.subarray(0, Number(seg.memsz)), BigInt(TRAMPOLINE_VA))
+    .map((o) => Number(o.address))
+    .sort((a, b) => a - b);
+  if (sites.join() !== [at.sb_vmfunc_call, at.sb_vmfunc_return].join())
+    throw new Error(
+      `trampoline: 0F 01 D4 at ${sites.map((s) => s.toString(16)).join(', ')}, expected only its two VMFUNC sites`,
+    );
+  return { page, at };
 }

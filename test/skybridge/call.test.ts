@@ -1,58 +1,30 @@
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { bootSkyBridge } from './fixture.ts';
-import { directServerCall, type CallResult } from '../../src/skybridge/direct-call.ts';
-import { USER_DATA } from '../../src/kernel/layout.ts';
+// Direct calls as machine code on every kernel: the C client's sb_call runs the trampoline,
+// the server's C handler runs in the server's address space, results come back, and the
+// kernel is never entered on the way.
 
-test("directServerCall: the handler runs in the server's address space and its results come back, with no kernel entry", () => {
-  const { m, k, sb } = bootSkyBridge();
-  const client = k.createProcess('client', () => {});
-  let work!: { at: number; bytes: number; instructions: number };
-  const server = k.createProcess('server', (t) => (work = t.block(20, 64)));
-  k.machine.mem.write32(0, 0); // nothing
-  const sid = sb.registerServer(
-    server,
-    (u, call) =>
-      (function* () {
-        u.run(work);
-        // The server's own data, at the same address the client uses for its own.
-        const own = u.load32(USER_DATA);
-        return [call.args[0]! + call.args[1]!, own];
-      })(),
-    1,
-  );
-  sb.registerClient(m.core(0), client, sid);
-  const results: CallResult[] = [];
-  let syscallsDuring = -1;
-  let vmfuncsDuring = -1;
-  k.createThread(
-    server,
-    'init',
-    (u) =>
-      (function* () {
-        u.store32(USER_DATA, 4242);
-      })(),
-    { priority: 200 },
-  );
-  k.createThread(
-    client,
-    'c',
-    (u) =>
-      (function* () {
-        u.store32(USER_DATA, 1111);
-        results.push(yield* directServerCall(sb, u, sid, [2, 3]));
-        const s0 = m.snapshot();
-        for (let i = 0; i < 10; i++) results.push(yield* directServerCall(sb, u, sid, [i, 100]));
-        const d = m.snapshot().minus(s0);
-        syscallsDuring = d.get('syscalls');
-        vmfuncsDuring = d.get('vmfuncs');
-      })(),
-    { priority: 100 },
-  );
-  k.run(10_000);
-  assert.deepEqual(results[0], { ok: true, results: [5, 4242] });
-  assert.equal(results.length, 11);
-  results.slice(1).forEach((r, i) => assert.deepEqual(r, { ok: true, results: [i + 100, 4242] }));
-  assert.equal(syscallsDuring, 0);
-  assert.equal(vmfuncsDuring, 20);
-});
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { C } from '../../src/hw/counters.ts';
+import { ALL_KERNELS, assertExited, scene } from './world.ts';
+
+for (const kernel of ALL_KERNELS) {
+  test(`${kernel}: 5 calls to an echo server return a + 1, with no kernel entry on the way`, () => {
+    const s = scene(kernel, ['client', 'server']);
+    const id = s.server('server', 'echo_handler');
+    s.bind('client', id);
+    const t = s.start('client', 'client_main', [id, 41, 5]);
+    // Everything the client does before its exit() is calls: count kernel entries by then.
+    s.run();
+    assertExited(t);
+    assert.deepEqual(
+      [s.word('client', 'out', 0), s.word('client', 'out', 1), s.word('client', 'out', 2)],
+      [5, 0, 42],
+    );
+    assert.equal(s.word('server', 'served'), 5, "the server's own counter, in its own memory");
+    assert.equal(s.word('client', 'served'), 0, "the client's copy of it is untouched");
+    // Two VMFUNCs per call (no kernel VMFUNC: the thread never entered the kernel in a view).
+    assert.equal(s.m.snapshot().get('vmfuncs'), 10);
+    void C;
+    s.assertSecrets();
+  });
+}

@@ -1,151 +1,163 @@
-// Shared set-up for the SkyBridge security tests: processes with libsel4's stubs, secrets
-// planted in a process's memory through physical memory (so a test knows what must still be
-// there afterwards), a reader that walks the kernel's page tables in physical memory, and a
-// witness that shows the kernel still serves others after an attack: an seL4 Call to an
-// echo server and a direct server call, from a process that took no part in the attack.
+// A scene for SkyBridge tests: one machine, one kernel with SkyBridge built in, and processes
+// that are all guest/skybridge/sb-hostile.c (gcc-built machine code) under the Linux layer,
+// each with its own secret planted through physical memory. Servers are registered with a
+// handler symbol, clients bound, threads started at an entry symbol; afterwards `out`,
+// `served` and the secrets are read back from physical memory, never through the model's
+// own bookkeeping.
 
 import assert from 'node:assert/strict';
-import type { Machine } from '../../src/hw/machine.ts';
-import type { CodeLayout } from '../../src/kernel/code-layout.ts';
-import { USER_DATA } from '../../src/kernel/layout.ts';
+import { Machine } from '../../src/hw/machine.ts';
+import { SKYLAKE } from '../../src/hw/profile.ts';
+import { guestImage, symbol, type GuestImage } from '../../src/experiments/guest-image.ts';
+import { bootKernel, type KernelName } from '../../src/experiments/kernels.ts';
+import { newSkyBridge, trampoline } from '../../src/experiments/skybridge-setup.ts';
+import { loadElf } from '../../src/kernel/elf-loader.ts';
+import { LinuxAbi } from '../../src/kernel/linux/abi.ts';
+import { machineCodeBody } from '../../src/kernel/machine-code.ts';
 import type { Process } from '../../src/kernel/process.ts';
-import { Cap, RIGHT, msgInfo } from '../../src/kernel/sel4/objects.ts';
-import type { Sel4 } from '../../src/kernel/sel4/sel4.ts';
-import { Sel4Lib } from '../../src/kernel/sel4/libsel4.ts';
 import type { Subkernel } from '../../src/kernel/subkernel.ts';
 import { ThreadState, type Thread } from '../../src/kernel/thread.ts';
-import type { UserApi } from '../../src/kernel/user.ts';
-import { directServerCall, type CallResult } from '../../src/skybridge/direct-call.ts';
-import type { SkyBridge } from '../../src/skybridge/skybridge.ts';
+import type { Binding, ServerOptions, SkyBridge } from '../../src/skybridge/skybridge.ts';
 import { walk } from '../kernel/fixture.ts';
 
 export { walk };
 
-export interface Prog<T> {
-  p: Process;
-  lib: Sel4Lib;
-  at: T;
+/** Indices of sb-hostile.c's `param` words. */
+export const P = {
+  vmfuncCall: 0,
+  vmfuncReturn: 1,
+  serverEntry: 2,
+  clientReturn: 3,
+  abort: 4,
+  chainNext: 5,
+  otherIndex: 6,
+  server: 7,
+} as const;
+
+export interface Scene {
+  m: Machine;
+  k: Subkernel;
+  sb: SkyBridge;
+  g: GuestImage;
+  procs: Record<string, Process>;
+  abis: Record<string, LinuxAbi>;
+  sym(name: string): number;
+  server(name: string, handler: string, o?: Omit<ServerOptions, 'handler'>): number;
+  bind(client: string, serverId: number, bufferBytes?: number): Binding;
+  start(
+    proc: string,
+    entry: string,
+    args?: readonly number[],
+    o?: { core?: number; priority?: number },
+  ): Thread;
+  run(maxSteps?: number): void;
+  /** 64-bit word `i` of symbol `name` in `proc`, from physical memory. */
+  word(proc: string, name: string, i?: number): number;
+  setWord(proc: string, name: string, i: number, v: number): void;
+  /** Every process's secret is what was planted. */
+  assertSecrets(): void;
 }
 
-/** A process whose text holds libsel4's stubs, a 16-instruction block (`work`), then what
- *  `extra` lays out. */
-export function prog<T = Record<string, never>>(
-  k: Subkernel,
-  name: string,
-  extra?: (t: CodeLayout) => T,
-): Prog<T> & { work: { at: number; bytes: number; instructions: number } } {
-  let lib!: Sel4Lib;
-  let at = {} as T;
-  let work!: { at: number; bytes: number; instructions: number };
-  const p = k.createProcess(name, (t) => {
-    lib = Sel4Lib.layout(t);
-    work = t.block(16, 48);
-    if (extra) at = extra(t);
-  });
-  return { p, lib, at, work };
-}
+const KERNELS: KernelName[] = ['seL4', 'Fiasco.OC', 'Zircon'];
+export const ALL_KERNELS = KERNELS;
 
-/** Writes 32-bit `words` at `p`'s user address `la` straight into physical memory. */
-export function plant(m: Machine, p: Process, la: number, words: readonly number[]): void {
-  words.forEach((w, i) => {
-    const pa = walk(m, p.space.userRoot, la + i * 4);
-    if (pa === null) throw new Error(`${p.name}: ${(la + i * 4).toString(16)} not mapped`);
-    m.mem.write32(pa, w);
-  });
-}
-
-/** `n` 32-bit words of `p` at user address `la`, read from physical memory. */
-export function words(m: Machine, p: Process, la: number, n: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const pa = walk(m, p.space.userRoot, la + i * 4);
-    if (pa === null) throw new Error(`${p.name}: ${(la + i * 4).toString(16)} not mapped`);
-    out.push(m.mem.read32(pa));
-  }
-  return out;
-}
-
-/** Distinct secrets per process, planted at USER_DATA (8 words). */
 export function secretOf(p: Process): number[] {
-  return Array.from({ length: 8 }, (_, i) => (0x5ec0_0000 + p.id * 0x100 + i) >>> 0);
+  return Array.from({ length: 8 }, (_, i) => 0x5ec0_0000 + p.id * 0x100 + i);
 }
 
-export function plantSecrets(m: Machine, ps: readonly Process[]): void {
-  for (const p of ps) plant(m, p, USER_DATA, secretOf(p));
+export function scene(
+  kernel: KernelName,
+  names: readonly string[],
+  /** `servers`: processes that only serve (no thread, no Linux layer of their own). */
+  o: { cores?: number; tickCycles?: number; servers?: readonly string[] } = {},
+): Scene {
+  const m = new Machine({ cores: o.cores ?? 1, memoryBytes: 1024 ** 3, profile: SKYLAKE });
+  const sb = newSkyBridge();
+  const abis: Record<string, LinuxAbi> = {};
+  for (const n of names)
+    if (!o.servers?.includes(n)) abis[n] = new LinuxAbi({ seed: 1, frequencyGHz: 3 });
+  const k = bootKernel(kernel, m, { tickCycles: o.tickCycles ?? 0 }, [sb, ...Object.values(abis)]);
+  const g = guestImage('sb-hostile');
+  const procs: Record<string, Process> = {};
+  const at = trampoline().at;
+  const pa = (p: Process, la: number): number => {
+    const x = walk(m, p.space.userRoot, la);
+    if (x === null) throw new Error(`${p.name}: ${la.toString(16)} not mapped`);
+    return x;
+  };
+  const write = (p: Process, la: number, v: number): void => {
+    m.mem.write32(pa(p, la), v >>> 0);
+    m.mem.write32(pa(p, la + 4), Math.floor(v / 2 ** 32) >>> 0);
+  };
+  // Words are read signed (status codes are small negatives; nothing here is above 2^53).
+  const read = (p: Process, la: number): number =>
+    m.mem.read32(pa(p, la)) + (m.mem.read32(pa(p, la + 4)) | 0) * 2 ** 32;
+  for (const n of names) {
+    const l = loadElf(k, n, g.bytes);
+    abis[n]?.attach(l.process, l.image.end);
+    procs[n] = l.process;
+    const param = symbol(g, 'param');
+    const labels = [
+      at.sb_vmfunc_call,
+      at.sb_vmfunc_return,
+      at.sb_server_entry,
+      at.sb_client_return,
+      at.sb_abort,
+    ];
+    labels.forEach((v, i) => write(l.process, param + i * 8, v));
+    secretOf(l.process).forEach((v, i) => write(l.process, symbol(g, 'secret') + i * 8, v));
+  }
+  const s: Scene = {
+    m,
+    k,
+    sb,
+    g,
+    procs,
+    abis,
+    sym: (name) => symbol(g, name),
+    server: (name, handler, so = {}) =>
+      sb.registerServer(procs[name]!, { handler: symbol(g, handler), ...so }),
+    bind: (client, serverId, bufferBytes) =>
+      sb.registerClient(m.core(0), procs[client]!, serverId, {
+        ...(bufferBytes !== undefined && { bufferBytes }),
+      }),
+    start: (proc, entry, args = [], so = {}) =>
+      k.createThread(procs[proc]!, `${proc}:${entry}`, machineCodeBody(m), {
+        entry: symbol(g, entry),
+        machineCode: true,
+        args: args.length > 3 ? [args[0]!, args[1]!, args[2]!] : args,
+        ...(so.core !== undefined && { core: so.core }),
+        ...(so.priority !== undefined && { priority: so.priority }),
+      }),
+    run: (maxSteps = 2_000_000) => {
+      let left = maxSteps;
+      while (left > 0) {
+        const n = k.run(Math.min(left, 100_000));
+        left -= n;
+        if (n < 100_000) break;
+      }
+    },
+    word: (proc, name, i = 0) => read(procs[proc]!, symbol(g, name) + i * 8),
+    setWord: (proc, name, i, v) => write(procs[proc]!, symbol(g, name) + i * 8, v),
+    assertSecrets: () => {
+      for (const p of Object.values(procs))
+        assert.deepEqual(
+          Array.from({ length: 8 }, (_, i) => read(p, symbol(g, 'secret') + i * 8)),
+          secretOf(p),
+          `${p.name}'s secret changed`,
+        );
+    },
+  };
+  return s;
 }
 
-/** Asserts each process's secret at USER_DATA is still there, byte for byte. */
-export function assertSecretsIntact(m: Machine, ps: readonly Process[]): void {
-  for (const p of ps)
-    assert.deepEqual(words(m, p, USER_DATA, 8), secretOf(p), `${p.name}'s memory changed`);
+/** A thread that ran to its own exit(0) (the last thread's exit ends its process). */
+export function assertExited(t: Thread): void {
+  assert.equal(t.exitReason, 'exit(0)', `${t.name}: ${t.exitReason}`);
 }
 
-export interface Witness {
-  /** The witness's seL4 Call reply, its direct call's result, and its own data as it read
-   *  it afterwards. */
-  ipc: number[];
-  direct: CallResult[];
-  ownData: number[];
-  thread: Thread;
-  echo: Prog<Record<string, never>>;
-  w: Prog<Record<string, never>>;
-}
-
-/**
- * A witness: process W (bound to `serverId` as a client) runs at `priority` (below the
- * attack's threads, so it runs after them on its core), makes an seL4 Call to echo server E
- * and a direct call to the server with `args`, and reads its own data.
- */
-export function witness(
-  env: { m: Machine; k: Subkernel; sel4: Sel4; sb: SkyBridge },
-  serverId: number,
-  args: readonly number[],
-  opts: { priority?: number; core?: number; after?: () => boolean } = {},
-): Witness {
-  const { m, k, sel4, sb } = env;
-  const ep = sel4.newEndpoint();
-  const echo = prog(k, 'E');
-  const w = prog(k, 'W');
-  sel4.mint(w.p, 1, Cap.endpoint(ep, 0xee, RIGHT.Send | RIGHT.GrantReply));
-  sel4.mint(echo.p, 1, Cap.endpoint(ep, 0, RIGHT.Receive));
-  sb.registerClient(m.core(0), w.p, serverId);
-  plantSecrets(m, [w.p, echo.p]);
-  const out: Witness = { ipc: [], direct: [], ownData: [], thread: null!, echo, w };
-  k.createThread(
-    echo.p,
-    'E',
-    (u) =>
-      (function* () {
-        let r = yield* echo.lib.recv(u, 1);
-        for (;;) r = yield* echo.lib.replyRecv(u, 1, msgInfo(0, 0, 1), [r.mrs[0]! + 1]);
-      })(),
-    { priority: 250, core: opts.core ?? 0 },
-  );
-  out.thread = k.createThread(
-    w.p,
-    'W',
-    (u: UserApi) =>
-      (function* () {
-        while (opts.after && !opts.after()) {
-          u.run(w.work);
-          yield* u.poll();
-        }
-        out.ipc = (yield* w.lib.call(u, 1, msgInfo(0, 0, 1), [41])).mrs;
-        out.direct.push(yield* directServerCall(sb, u, serverId, args));
-        for (let i = 0; i < 8; i++) out.ownData.push(u.load32(USER_DATA + i * 4));
-      })(),
-    { priority: opts.priority ?? 10, core: opts.core ?? 0 },
-  );
-  return out;
-}
-
-/** The witness completed: its IPC was answered, its direct call returned `expected`, and it
- *  read its own secret. */
-export function assertServed(x: Witness, expected: CallResult): void {
-  assert.equal(x.thread.state, ThreadState.Exited, `witness: ${x.thread.exitReason}`);
-  assert.deepEqual(x.ipc, [42], 'the kernel still answers seL4 IPC');
-  assert.deepEqual(x.direct, [expected], 'the server still answers direct calls');
-  assert.deepEqual(x.ownData, secretOf(x.w.p));
-  assert.equal(x.w.p.killed, false);
-  assert.equal(x.echo.p.killed, false);
+/** A thread the kernel stopped (a fault of its own), with the reason matching `why`. */
+export function assertStopped(t: Thread, why: RegExp): void {
+  assert.equal(t.state, ThreadState.Stopped, `${t.name} was not stopped (${t.state})`);
+  assert.match(t.exitReason, why);
 }
