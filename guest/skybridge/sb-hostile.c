@@ -112,6 +112,17 @@ uint64_t hop_handler(uint64_t a, uint64_t b, uint64_t c, const struct sb_call *c
   __builtin_unreachable();
 }
 
+/* Returns not to the trampoline but to its client half's return path (in this server's
+   view): the address on its stack replaced. */
+uint64_t wrong_return_handler(uint64_t a, uint64_t b, uint64_t c, const struct sb_call *call);
+__asm__(".text\n"
+        ".globl wrong_return_handler\n"
+        "wrong_return_handler:\n"
+        "  mov param+8*3(%rip), %rax\n" /* param[P_CLIENT_RETURN] */
+        "  mov %rax, (%rsp)\n"
+        "  xor %eax, %eax\n"
+        "  ret\n");
+
 /* Checks the request's length and copies that many bytes, from a private copy (safe). */
 uint64_t checked_handler(uint64_t a, uint64_t b, uint64_t c, const struct sb_call *call) {
   (void)a, (void)b, (void)c;
@@ -128,7 +139,12 @@ uint64_t unchecked_handler(uint64_t a, uint64_t b, uint64_t c, const struct sb_c
   (void)a, (void)b, (void)c;
   volatile uint64_t *req = (volatile uint64_t *)call->buffer;
   if (req[0] > sizeof priv.data) return ~1ull;
-  for (volatile uint64_t i = 0; i < req[0] && i < 64; i++) priv.data[i] = (uint8_t)req[1];
+  /* Some work between the check and the use (say, on the request's header). */
+  uint64_t h = 0;
+  for (volatile int k = 0; k < 32; k++) h = h * 31 + req[1];
+  served += h & 0;
+  uint64_t n = req[0]; /* read again for the use: the check above no longer holds */
+  for (volatile uint64_t i = 0; i < n && i < 64; i++) priv.data[i] = (uint8_t)req[1];
   served++;
   return req[0];
 }
@@ -158,10 +174,15 @@ void request_main(uint64_t server, uint64_t len, uint64_t fill) {
   done();
 }
 
-/* Flips the request's length between 1 and 200 for `n` rounds (from another core). */
+/* Sets the request's length to 1 or 200 at random (xorshift64) for `n` rounds (from
+   another core; a regular alternation would meet the other core in the same phase). */
 void flipper_main(uint64_t server, uint64_t n) {
   volatile uint64_t *buf = (volatile uint64_t *)sb_buffer(server);
-  for (uint64_t i = 0; i < n; i++) buf[0] = (i & 1) ? 200 : 1;
+  uint64_t x = 88172645463325252ull;
+  for (uint64_t i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    buf[0] = (x & 1) ? 200 : 1;
+  }
   done();
 }
 

@@ -165,3 +165,48 @@ for (const kernel of ALL_KERNELS) {
     assert.deepEqual(got, want);
   });
 }
+
+for (const kernel of ALL_KERNELS) {
+  test(`${kernel}: a handler that returns to the wrong address (the trampoline's client half, in its own view) is unwound (Aborted); the server is not blamed`, () => {
+    const s = scene(kernel, ['server', 'client']);
+    const sid = s.server('server', 'wrong_return_handler');
+    s.bind('client', sid);
+    const t = s.start('client', 'client_main', [sid, 1, 1]);
+    s.run();
+    assertExited(t);
+    assert.deepEqual(outs(s, 'client'), [0, SbError.Aborted, 0]);
+    assert.equal(s.procs.server!.killed, false);
+  });
+
+  test(`${kernel}: a client's second thread on another core writing the server's stacks takes a #PF (they are not mapped in any client); the first thread's calls all succeed`, () => {
+    const s = scene(kernel, ['server', 'client'], { cores: 2 });
+    const sid = s.server('server', 'echo_handler');
+    s.bind('client', sid);
+    const caller = s.start('client', 'client_main', [sid, 7, 300], { core: 0 });
+    const writer = s.start('client', 'write_main', [0x7ff0_1000_3ff8, 0xbad], { core: 1 });
+    s.run();
+    assert.match(writer.exitReason, /exception 14.*address 7ff010003ff8/);
+    assert.equal(caller.exitReason, 'exit(0)');
+    assert.deepEqual(outs(s, 'client'), [300, 0, 8]);
+    assert.equal(s.word('server', 'served'), 300);
+  });
+
+  for (const [handler, safe] of [
+    ['checked_handler', true],
+    ['unchecked_handler', false],
+  ] as const) {
+    test(`${kernel}: the shared buffer changed from another core during each call: a server that copies in first (sb_copy_in) ${safe ? 'never overruns' : 'is safe; one that reads twice overruns its buffer'}`, () => {
+      // Cores interleave every 50 cycles, so a flip can fall between a check and a use.
+      const s = scene(kernel, ['server', 'client'], { cores: 2, quantum: 50 });
+      const sid = s.server('server', handler);
+      s.bind('client', sid);
+      s.start('client', 'racer_main', [sid, 200], { core: 0 });
+      s.start('client', 'flipper_main', [sid, 150_000], { core: 1 });
+      s.run(20_000_000);
+      assert.equal(s.word('client', 'out', 0), 200, 'every call was served');
+      const canary = s.word('server', 'priv', 2);
+      if (safe) assert.equal(canary, 0xc0ffee, 'the word after the private buffer is intact');
+      else assert.notEqual(canary, 0xc0ffee, 'the double read let the length grow past the check');
+    });
+  }
+}

@@ -69,7 +69,13 @@ export function scene(
   kernel: KernelName,
   names: readonly string[],
   /** `servers`: processes that only serve (no thread, no Linux layer of their own). */
-  o: { cores?: number; tickCycles?: number; servers?: readonly string[] } = {},
+  o: {
+    cores?: number;
+    tickCycles?: number;
+    servers?: readonly string[];
+    /** Cycles a core runs before the next core may (default 2000): finer interleaving. */
+    quantum?: number;
+  } = {},
 ): Scene {
   const m = new Machine({ cores: o.cores ?? 1, memoryBytes: 1024 ** 3, profile: SKYLAKE });
   const sb = newSkyBridge();
@@ -122,7 +128,7 @@ export function scene(
         ...(bufferBytes !== undefined && { bufferBytes }),
       }),
     start: (proc, entry, args = [], so = {}) =>
-      k.createThread(procs[proc]!, `${proc}:${entry}`, machineCodeBody(m), {
+      k.createThread(procs[proc]!, `${proc}:${entry}`, machineCodeBody(m, { quantum: o.quantum }), {
         entry: symbol(g, entry),
         machineCode: true,
         args: args.length > 3 ? [args[0]!, args[1]!, args[2]!] : args,
