@@ -150,7 +150,9 @@ export const MSR = {
   X2APIC_ICR: 0x830,
   IA32_PRED_CMD: 0x49,
   IA32_FLUSH_CMD: 0x10b,
+  IA32_FS_BASE: 0xc0000100,
   IA32_GS_BASE: 0xc0000101,
+  IA32_TSC_DEADLINE: 0x6e0,
 } as const;
 
 /**
@@ -179,6 +181,12 @@ export function wrmsr(
       return;
     case MSR.IA32_GS_BASE:
       core.gsBase = value;
+      core.retire(ops.wrmsrBase);
+      return;
+    // Written by kernels for their cost; the machine keeps no value for them: user FS bases
+    // are the interpreter's (the Linux layer), and the timer is programmed by the Subkernel.
+    case MSR.IA32_FS_BASE:
+    case MSR.IA32_TSC_DEADLINE:
       core.retire(ops.wrmsrBase);
       return;
     case MSR.X2APIC_ICR:

@@ -72,6 +72,14 @@ export const profileSchema = z.object({
     iret: nonNeg,
     ipiSend: nonNeg,
     wrmsrBase: nonNeg,
+    /** A locked read-modify-write: LOCK CMPXCHG / XADD / ADD on memory (kernel locks,
+     *  reference counts), charged on top of its memory access. */
+    lockRmw: nonNeg,
+    /** XCHG with a memory operand (implicitly locked), on top of its memory access. */
+    xchgMem: nonNeg,
+    /** XSAVE/XSAVEC/XSAVES and XRSTOR/XRSTORS of a thread's extended (FPU/SSE/AVX) state. */
+    xsave: nonNeg,
+    xrstor: nonNeg,
     ipiLatency: nonNeg,
     ibpb: nonNeg,
     l1dFlush: nonNeg,

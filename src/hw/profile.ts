@@ -64,6 +64,12 @@ export const SKYLAKE: CpuProfile = {
     iret: 150,
     ipiSend: 100,
     wrmsrBase: 100,
+    // LLVM X86SchedSkylakeClient.td: LOCK CMPXCHG (WriteCMPXCHGRMW) 8, XCHG r,m 10 (see sources).
+    lockRmw: 8,
+    xchgMem: 10,
+    // LLVM X86SchedSkylakeClient.td: XSAVE/XSAVEC/XSAVES 42, XRSTOR 37 (see sources).
+    xsave: 42,
+    xrstor: 37,
     ipiLatency: 1200,
     ibpb: 5000,
     l1dFlush: 600,
@@ -143,6 +149,10 @@ export const SKYLAKE: CpuProfile = {
     'ops.iret': `estimate: IRET several times SYSRET (Lutomirski's x86 entry measurements on LKML); ${RESEARCH} §4`,
     'ops.ipiSend': `estimate: WRMSR to the x2APIC ICR ~50-100 cycles at the sender; ${RESEARCH} §4`,
     'ops.wrmsrBase': `estimate, as ops.ipiSend: a WRMSR (here to IA32_GS_BASE, on a switch between threads with different GS bases) ~50-100 cycles; WRMSR is serialising, which is why Linux's FSGSBASE work avoids the base MSRs on context switches; ${RESEARCH} §4`,
+    'ops.lockRmw': `LLVM's Skylake client scheduling model (llvm/lib/Target/X86/X86SchedSkylakeClient.td): LOCK CMPXCHG m,r (WriteCMPXCHGRMW) latency 8, 6 µops; LLVM gives LOCK XADD/ADD/INC/DEC no figure of their own, so they are charged the same. Charged at latency on top of the access (a locked operation is a full barrier: the instructions after it wait for it); the drain of the store buffer a locked operation waits for is not modelled, so this is a lower bound`,
+    'ops.xchgMem': `LLVM's Skylake client scheduling model (llvm/lib/Target/X86/X86SchedSkylakeClient.td): XCHG r,m (SKLWriteResGroup143, implicitly locked) latency 10, 8 µops; charged on top of the access, as ops.lockRmw`,
+    'ops.xsave': `LLVM's Skylake client scheduling model (llvm/lib/Target/X86/X86SchedSkylakeClient.td): XSAVE, XSAVEC, XSAVES (SKLWriteResGroup215) latency 42, 40 µops (XSAVEOPT 46); the save area's cache lines are not charged separately`,
+    'ops.xrstor': `LLVM's Skylake client scheduling model (llvm/lib/Target/X86/X86SchedSkylakeClient.td): XRSTOR, XRSTOR64 (SKLWriteResGroup211) latency 37, 31 µops; XRSTORS has no figure of its own there and is charged the same`,
     'ops.ipiLatency': `estimate: ICR write to the first handler instruction on the other core ~1,000-2,000 cycles (Shinjuku, NSDI 2019, Skylake-era Xeons); ${RESEARCH} §4`,
     'ops.ibpb': `estimate: "several thousand cycles" with 2018 microcode (Linux/Xen discussions; seL4's config calls IBPB on context switch "extremely expensive"); ${RESEARCH} §5`,
     'ops.l1dFlush': `bound plus estimate: ≥512 cycles to write back 512 dirty lines (McCalpin, Intel forums); the refill afterwards is charged by the model as misses; ${RESEARCH} §5`,

@@ -488,30 +488,6 @@ export class Subkernel {
     this.enterFromTrap(core, t, this.paths.fault, errorCode);
   }
 
-  /** Returns to `t` in user mode at `rip` (an error path chosen by the kernel) with IRETQ,
-   *  without restoring its saved registers. */
-  resumeUserAt(core: Core, t: Thread, rip: number): void {
-    const P = this.paths;
-    for (const x of this.extensions) x.beforeExit(this, core, t);
-    core.exec(P.iretFrame.at, P.iretFrame.bytes, P.iretFrame.instructions);
-    const sp = this.irqStackTop[core.id]! - 48;
-    const frame = [rip, 0x33, 0x202, t.stackTop - 256, 0x2b];
-    for (let i = 0; i < 5; i++) core.store64(sp + i * 8, frame[i]!);
-    if (this.config.kpti) {
-      const space = t.process.space;
-      core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
-      movToCr3(
-        core,
-        P.kptiLeaveCr3,
-        BigInt(space.userRoot) |
-          (this.config.pcid ? BigInt(space.asid | KPTI_USER_PCID_BIT) | NO_FLUSH : 0n),
-      );
-    }
-    core.regs.set(R.RSP, sp);
-    iretq(core, P.iret);
-    core.setOwner(t.process.owner);
-  }
-
   /** Entry from an interrupt or exception already delivered through the IDT: (KPTI,) read
    *  the hardware frame (after the error code, if the vector pushes one), save the registers. */
   private enterFromTrap(core: Core, t: Thread | null, path: Block, errorCode = false): void {

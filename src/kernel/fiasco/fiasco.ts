@@ -38,20 +38,20 @@ import {
   type KindValue,
 } from './objects.ts';
 import { layoutFiasco, type FiascoPaths } from './paths.ts';
+import { locked } from '../priced.ts';
 import { firstSender, senderDequeue } from './senders.ts';
 
 export class Fiasco implements Personality {
   readonly name = 'Fiasco.OC';
   readonly tcb = FIASCO_TCB;
   readonly entryExit: EntryExitCounts = {
-    // entry.S syscall_entry_text: mov rsp→USER_SP, mov KERN_SP, mov (rsp), push $ss, jmp
-    // (5; its push of the user RSP is a saved store); entry-native.S entry_sys_fast_ipc_c:
-    // push $cs, sub $16, SAVE_STATE's sub $8, ESP_TO_TCB_AT (2), jnz, call (7; its 16
-    // register pushes are saved stores; the core's current-thread load stands for the
-    // `testl state`, and RESET_THREAD_CANCEL_AT's store is made in syscall()) → 12.
-    // Exit: RESTORE_STATE_SYSEXIT's add $8, SAFE_SYSRET's shl/sar (3; the 15 pops and the
-    // RIP, RFLAGS and RSP loads are the saved loads).
-    entryInstructions: 12,
+    // Counted in the compiled kernel (paths.ts says how): syscall_entry_text 6 and
+    // entry_sys_fast_ipc_c up to its call 26, 32 in all, of which 18 are the saved stores
+    // (the pushes, the user RSP), the core's current-thread load stands for the `testl` of
+    // the state, and RESET_THREAD_CANCEL_AT's `andl` is modelled as the load and store in
+    // syscall() → 32 − 18 − 1 − 2 = 11. Exit (fast_ret_from_irq): 22, of which the 18
+    // restores and SYSRETQ are the core's → add $8, shl, sar: 3.
+    entryInstructions: 11,
     entryBytes: 40,
     exitInstructions: 3,
     exitBytes: 10,
@@ -178,12 +178,16 @@ export class Fiasco implements Personality {
     this.cpuVar(t.core);
   }
 
-  /** The path a thread returns along to the exit (receiverTail). */
+  /** The path a thread returns along to the exit: do_ipc_receive's tail (after a call,
+   *  the test of the callee's reply cap), the epilogues. */
   returnTail(core: Core, t: Thread): void {
-    const b = this.paths.receiverTail;
-    core.exec(b.at, b.bytes, b.instructions);
+    const P = this.paths;
+    core.exec(P.receiverTail.at, P.receiverTail.bytes, P.receiverTail.instructions);
     core.load64(t.tcb + TH.state);
-    core.load64(t.tcb + TH.partnerReplyCap);
+    if (t.ext.fiascoCall === true) {
+      core.exec(P.callTail.at, P.callTail.bytes, P.callTail.instructions);
+      core.load64(t.tcb + TH.partnerReplyCap);
+    }
   }
 
   // ---- The system call: sys_ipc_wrapper (syscalls.cpp) --------------------------------
@@ -192,6 +196,7 @@ export class Fiasco implements Personality {
     const P = this.paths;
     const run = (b: { at: number; bytes: number; instructions: number }): void =>
       core.exec(b.at, b.bytes, b.instructions);
+    t.ext.fiascoCall = false;
     // entry-native.S RESET_THREAD_CANCEL_AT: andl on the thread's state.
     const st = core.load64(t.tcb + TH.state);
     core.store64(t.tcb + TH.state, st & ~TS.Cancel);
@@ -205,12 +210,16 @@ export class Fiasco implements Personality {
       // Obj_cap::deref with Ipc_reply: take (and clear) the implicit reply capability.
       run(P.derefReply);
       const slot = core.load64(t.tcb + TH.curReplySlot);
+      // reset_reply_cap_slot: an XCHG of the slot with empty (its read and write here).
       const v = core.load64(slot);
       core.store64(slot, 0);
+      locked(core, true);
       if (v !== 0) {
         obj = v - (v & 3);
         rights = v & 3;
+        // The caller's _partner_reply_cap is cleared with a LOCK CMPXCHG.
         core.store64(obj + TH.partnerReplyCap, 0);
+        locked(core);
       }
     } else if (refSpecial(ref)) {
       obj = t.tcb; // "self" (L4_obj_ref::Invalid with a receive operation)

@@ -9,10 +9,12 @@
 // objects.ts's offsets; the blocks between them carry paths.ts's counts.
 
 import type { Core } from '../../hw/core.ts';
+import { MSR, wrmsr } from '../../hw/isa.ts';
 import type { Block } from '../code-layout.ts';
 import { ThreadState, type Thread } from '../thread.ts';
 import { F, L4Error, MAX_WORDS, TH, TS, UTCB, tagWords, withError } from './objects.ts';
 import type { Fiasco } from './fiasco.ts';
+import { locked } from '../priced.ts';
 import { firstSender, inSenderList, senderDequeue, senderEnqueue } from './senders.ts';
 
 const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
@@ -76,7 +78,9 @@ function transferMsg(
     const slot = core.load64(rcv.tcb + TH.curReplySlot);
     core.load64(slot);
     core.store64(snd.tcb + TH.partnerReplyCap, slot);
+    // The slot is claimed with a LOCK CMPXCHG (Reply_cap_slot::cas).
     core.store64(slot, snd.tcb + (rights & 3));
+    locked(core);
   }
 }
 
@@ -98,13 +102,22 @@ export function switchCost(f: Fiasco, core: Core, from: Thread | null, to: Threa
   for (let i = 0; i < 4; i++) core.store64(cpu + CPU.gdt + 8 + i * 8, i);
   if (from !== null) core.store64(from.tcb + TH.segs, 0);
   core.load64(to.tcb + TH.segs);
+  // set_fs_base / set_gs_base (cpu-64.cpp): a WRMSR each for a thread with null FS and GS
+  // selectors, which is every thread here. GS base = &utcb->utcb_addr (arch_setup_utcb_ptr).
   core.load64(to.tcb + TH.fsBase);
-  core.load64(to.tcb + TH.gsBase);
+  wrmsr(core, P.wrmsrFs, MSR.IA32_FS_BASE, 0);
+  wrmsr(core, P.wrmsrGs, MSR.IA32_GS_BASE, core.load64(to.tcb + TH.gsBase));
   if (from !== null) core.store64(from.tcb + TH.kernelSp, from.tcb + F.r15 - 16);
   core.load64(to.tcb + TH.kernelSp);
   run(core, P.switchin);
   core.store64(cpu + CPU.tssRsp0, to.tcb + F.ss + 8);
   core.load64(to.tcb + TH.space);
+  // Mem_space::switchin_context's part for another address space (the CR3 write itself is
+  // the common core's).
+  if (from === null || from.process.space !== to.process.space) run(core, P.switchinSpace);
+  // `to` resumes where it switched away: the switch's tail and handle_drq, then its own
+  // return path.
+  run(core, P.switchTail);
   f.returnTail(core, to);
 }
 
@@ -127,9 +140,14 @@ function schedule(f: Fiasco, core: Core, t: Thread): Thread | null {
 export function doIpc(f: Fiasco, core: Core, t: Thread, q: IpcRequest): Thread | null {
   const P = f.paths;
   run(core, P.doIpc);
+  // do_ipc_receive's tail resets the callee's reply cap after a call (sender == partner).
+  t.ext.fiascoCall = q.sender !== null && q.sender === q.partner;
   // Receiver::prepare_receive: where the message goes, whom we wait for.
   const openWait = q.haveReceive && q.sender === null;
-  if (openWait) core.store64(t.tcb + TH.curReplySlot, t.tcb + TH.replyCap);
+  if (openWait) {
+    run(core, P.openWait);
+    core.store64(t.tcb + TH.curReplySlot, t.tcb + TH.replyCap);
+  }
   core.store64(t.tcb + TH.rcvRegs, q.haveReceive ? t.tcb + F.r15 : 0);
   core.store64(t.tcb + TH.partner, q.sender?.tcb ?? 0);
   if (q.sender !== null) {
@@ -145,7 +163,10 @@ export function doIpc(f: Fiasco, core: Core, t: Thread, q: IpcRequest): Thread |
     core.store64(t.tcb + TH.fromSpec, q.fromSpec);
     core.load64(partner.tcb + TH.homeCpu);
     // reset_caller: replying to our caller by another route drops its reply link.
-    if (core.load64(partner.tcb + TH.partner) === t.tcb) resetPartnerReplyCap(core, partner);
+    if (core.load64(partner.tcb + TH.partner) === t.tcb) {
+      run(core, P.resetCaller);
+      resetPartnerReplyCap(core, partner);
+    }
     // handshake_receiver → check_sender → sender_ok.
     run(core, P.checkSender);
     const ps = core.load64(partner.tcb + TH.state);
@@ -157,6 +178,7 @@ export function doIpc(f: Fiasco, core: Core, t: Thread, q: IpcRequest): Thread |
     const head = core.load64(partner.tcb + TH.senderList);
     const receiving = (ps & TS.IpcMask) === TS.ReceiveWait;
     const open = receiving && pPartner === 0 && (head === 0 || head === t.tcb);
+    if (open) run(core, P.senderOkOpen);
     const closed = receiving && pPartner === t.tcb;
     if (!open && !closed) {
       // Queued: wait in the partner's sender list (do_send_wait blocks until it receives).
@@ -207,8 +229,10 @@ function doIpcReceive(
   let switchedTo: Thread | null = null;
   if (activate && partner !== null) {
     const cur = core.load64(f.cpuVar(core) + CPU.currentSched);
-    const direct =
-      doSwitch && next === null && ((q.haveReceive && q.sender !== null) || cur !== t.tcb);
+    const callWait = q.haveReceive && q.sender !== null;
+    // Not a call: the test goes on to whose scheduling context runs (time-slice donation).
+    if (doSwitch && next === null && !callWait) run(core, P.directCheck);
+    const direct = doSwitch && next === null && (callWait || cur !== t.tcb);
     core.load64(partner.tcb + TH.homeCpu);
     setState(core, partner, TS.IpcTransfer, TS.Ready);
     delete partner.ext.sendTo;
@@ -230,10 +254,14 @@ function doIpcReceive(
     ipcSendMsg(f, core, next, t, q.sender === null);
     setState(core, t, TS.IpcMask | TS.ReceiveInProgress, 0);
   } else if (q.haveReceive) {
-    run(core, P.receiveWait);
-    setState(core, t, TS.Ready, 0);
     t.state = ThreadState.Blocked;
-    if (switchedTo === null) return schedule(f, core, t);
+    // After a switch to the partner, Fiasco's thread stays Ready until it resumes still
+    // waiting (do_receive_wait runs then); without one it waits now.
+    if (switchedTo === null) {
+      run(core, P.receiveWait);
+      setState(core, t, TS.Ready, 0);
+      return schedule(f, core, t);
+    }
   }
   if (switchedTo !== null) {
     if (t.state !== ThreadState.Blocked) k.makeReady(core, t);
@@ -267,6 +295,8 @@ export function resetPartnerReplyCap(core: Core, caller: Thread): void {
   const slot = core.load64(caller.tcb + TH.partnerReplyCap);
   if (slot === 0) return;
   const v = core.load64(slot);
+  // The slot is cleared with a LOCK CMPXCHG against the caller's reply cap.
   if (v - (v & 3) === caller.tcb) core.store64(slot, 0);
+  locked(core);
   core.store64(caller.tcb + TH.partnerReplyCap, 0);
 }

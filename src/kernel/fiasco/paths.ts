@@ -1,139 +1,146 @@
-// Fiasco.OC's IPC path as blocks of kernel text. Each block is one step of Fiasco's C++ or
-// assembly between the memory accesses the model makes explicitly (those are charged as the
-// loads and stores they are, one instruction each, in ipc.ts / fiasco.ts); its count is the
-// instructions of that step that are not such accesses: register moves, compares and
-// branches, prologues and epilogues, argument set-up. All counts are our estimates from
-// reading kernkonzept/fiasco at 245fce53 (no compiler output was inspected), per step, with
-// the function they come from; none was set from a measured result. The sum is compared
-// with L4Re's published 613 instructions one way in test/kernel/fiasco-ipc.test.ts.
+// Fiasco.OC's IPC path as blocks of kernel text. Each block is one step of Fiasco's code
+// between the memory accesses the model makes explicitly (charged as the loads and stores
+// they are, one instruction each, in ipc.ts / fiasco.ts); its count is the instructions of
+// that step that are not such accesses.
 //
-// Known gap: the one-way inter-address-space IPC measures ~515 cycles against the 934–1,172
-// L4Re publishes for Xeons. Why: the profile's CPI of 0.5 (L4Re's own figures imply ~1.9
-// cycles per instruction on those Xeons, stalls included); the two WRMSRs to FS/GS base in
-// switch_cpu (cpu-64.cpp) are charged as plain instructions, since the model gives those MSRs
-// no cost of their own; ~465 instructions per one-way here against L4Re's 613. Fiasco enables
-// PCID only with kernel isolation, so its own default without KPTI is PCID off (~673 cycles).
+// How the counts were obtained (fast-path blocks): kernkonzept/fiasco at 245fce53 built with
+// the machine's gcc 12.2 (`make BUILDDIR=… DEFCONFIG=…`, amd64, CONFIG_PERFORMANCE=y with
+// its INLINE/NDEBUG/NO_FRAME_PTR/LAZY_FPU, MP, no JDB, no kernel isolation), then
+// `objdump -d -l fiasco.debug`, and the instructions on the path of the benchmark's two IPCs
+// (an l4_ipc_call through an IPC gate into a server in an open wait, and its
+// l4_ipc_reply_and_wait) walked branch by branch, each branch decided from the source line
+// objdump names beside it. Real count per step, minus the accesses the model makes in that
+// step, gives the block; the step's real total is quoted beside each block. One way, the walk
+// gives 579 kernel instructions for the call and 571 for the reply; with the benchmark
+// loop's own ~10 user instructions that is ~585 against L4Re's published 587 (Xeon Platinum
+// 8352S, Intel N100) and 613 (Xeon Gold 6248R). Blocks off the benchmark's path (queued
+// senders, the scheduler, deblocking, errors) are still our estimates from reading the
+// source, and say so.
+//
+// Instructions with a cost of their own are run as themselves: the two WRMSRs of
+// switch_cpu (IA32_FS_BASE, IA32_GS_BASE; ops.wrmsrBase), and the locked operations (the
+// XCHG and LOCK CMPXCHG on reply capabilities; ops.xchgMem, ops.lockRmw, charged on top of
+// their access). The MOV to CR3 is the common core's. Not on this path: the lazy FPU switch
+// (a CR0.TS write or CLTS when one of the two threads owns the FPU; no thread of the
+// benchmark uses it), IPC timeouts, and JDB's trace hooks (the published build may carry them).
 
 import type { Block, CodeLayout } from '../code-layout.ts';
 
 export interface FiascoPaths {
-  // ---- Kernel: the system call (syscalls.cpp sys_ipc_wrapper, FIASCO_FLATTEN) ---------
-  /** Prologue (4 callee-saved pushes + frame), current_thread() (mask RSP), the frame
-   *  pointer, Obj_cap decode, the `o != nullptr` test, the virtual call's argument moves
-   *  and call: 6 + 2 + 1 + 1 + 2 + 2 (op & Ipc_reply) + 2 (special()) + 4 + 1 = 21. */
+  // ---- sys_ipc_wrapper (syscalls.cpp) ---------------------------------------------------
+  /** Common prefix: current thread from RSP, frame, UTCB, the reply-bit test: real 9. */
   wrapper: Block;
-  /** Obj_space_phys::lookup_local / get_cap (obj_space_phys_util.cpp): `_dir` null test 2,
-   *  d_idx = index >> Caps_per_page_ld2 (index = raw >> Cap_shift) 2, bound check 2, table
-   *  null test 2, offset 1, entry address 1, rights = cap & 3 and obj = cap & ~3: 2 → 12. */
+  /** Obj_space_phys::lookup_local + the virtual jump to invoke: real 27 (gate path). */
   lookupLocal: Block;
-  /** Obj_cap::deref with Ipc_reply (thread_object.cpp): implicit slot select 2,
-   *  Receiver::reset_reply_cap / reset_reply_cap_slot (receiver.cpp): slot address 2,
-   *  xchg-style clear 1, caller and rights decode 3, caller->_partner_reply_cap = nullptr
-   *  address 1 → 9. */
+  /** Obj_cap::deref with Ipc_reply: reset_reply_cap's XCHG on the slot, the caller's
+   *  _partner_reply_cap LOCK CMPXCHG, the virtual jump: real 17 (the XCHG's read and write
+   *  are two of the model's accesses, so one of them stands for a block instruction). */
   derefReply: Block;
-  /** Kobject_iface::commit_error (kobject_iface.cpp): error into the UTCB, tag | Error: 4. */
+  /** Kobject_iface::commit_error: 4 (estimate). */
   commitError: Block;
-  // ---- Object invocation --------------------------------------------------------------
-  /** Ipc_gate::invoke (ipc_gate.cpp): prologue 7, current_thread 2, `!t` test 2, op decode
-   *  1, Thread::check_sys_ipc (thread.cpp) 9, `!ipc` test 2, from_spec = _id | rights 1,
-   *  do_ipc's eight arguments (two on the stack) 10, call 1 → 35. */
+  // ---- Invocation ---------------------------------------------------------------------
+  /** Ipc_gate::invoke up to do_ipc: check_sys_ipc, Mem::mp_rmb (LFENCE), from_spec, the
+   *  eight arguments: real 48. */
   gateInvoke: Block;
-  /** Thread_object::invoke's IPC branch (thread_object.cpp): prologue 7, the op/protocol
-   *  test 8, current_thread 2, check_sys_ipc 9, `!ok` 2, arguments 10, call 1 → 39. */
+  /** Thread_object::invoke's IPC branch up to do_ipc: real 45. */
   threadInvoke: Block;
-  /** Kobject_h<...>::invoke for an object that is not an IPC partner (kobject_helper.cpp):
-   *  the op test, kinvoke's protocol check returning -EBadproto, has_error, the receive
-   *  test, f->tag(res): 14. */
+  /** Kobject_h::invoke refusing IPC with -EBadproto: 14 (estimate). */
   kobjectInvoke: Block;
-  // ---- Thread::do_ipc (thread-ipc.cpp), send phase -------------------------------------
-  /** Prologue (6 pushes, sub, argument moves) 10, do_switch 1, Receiver::prepare_receive
-   *  (receiver.cpp): open_wait 3, implicit slot 1, explicit_reply test 2, the
-   *  _partner_in_sender_list expression 6, return test 2; `if (partner)` 2,
-   *  tag.do_switch() 2, home_cpu compare 2, reset_caller's is_partner test 2 → 33. */
+  // ---- Thread::do_ipc (thread-ipc.cpp), send phase ---------------------------------------
+  /** Prologue, prepare_receive, the send-phase set-up, reset_caller's test: real 48 (call). */
   doIpc: Block;
-  /** handshake_receiver → check_sender → Receiver::sender_ok (receiver.cpp): is_invalid 2,
-   *  ipc_state mask+compare 3, `!_partner` 2, sender list empty 2, return 1, the
-   *  Check_sender switch 3, state_change_dirty and/or 2, do_ipc's result switch 3 → 18. */
+  /** prepare_receive for an open wait (explicit-reply test, the implicit slot): real +3. */
+  openWait: Block;
+  /** reset_caller finding the partner waiting for us (reset_partner_reply_cap): real +3. */
+  resetCaller: Block;
+  /** handshake_receiver → check_sender → sender_ok (closed wait), the state change,
+   *  reset_timeout: real 32. */
   checkSender: Block;
-  /** reset_timeout test 2; transfer_msg / copy_utcb_to (thread-ipc.cpp): the _utcb_handler
-   *  tests 4; copy_utcb_to_utcb: tag.words() 1, min(Max_words) 2, Mem::memcpy_mwords set-up
-   *  (rcx, rsi, rdi, rep) 4, items test 2, transfer_fpu test 2, return 1; tag.set_error 2;
-   *  the reply-cap condition (success && open_wait && is_partner) 5 → 25. */
+  /** sender_ok's open-wait test (the sender list empty): real +1. */
+  senderOkOpen: Block;
+  /** transfer_msg → copy_utcb_to_utcb (the REP MOVSQ of the words, tag, label): real 48. */
   transfer: Block;
-  /** One word of memcpy_mwords (rep movsq, one iteration besides its load and store). */
+  /** One word of the REP MOVSQ (besides its load and store): our model of a string
+   *  iteration (the REP instruction retires once). */
   copyWord: Block;
-  /** Receiver::set_reply_cap (receiver.cpp): is_used test 2, slot and Reply_cap(caller,
-   *  rights) encode 3 → 5. */
+  /** Receiver::set_reply_cap: the slot test, SFENCE, the LOCK CMPXCHG: real 14. */
   setReplyCap: Block;
-  /** do_ipc after the transfer: state_del_dirty / state_add_dirty 2, activate_partner 2,
-   *  `!ok` 2, have_receive = state & Thread_receive_wait 2, into do_ipc_receive 2 → 10. */
+  /** After the transfer: state changes, activate_partner: real 13. */
   afterSend: Block;
-  // ---- Thread::do_ipc_receive, and the switch ------------------------------------------
-  /** IPC_timeout on the stack 4, have_receive 2, get_next_sender (empty list) 2,
-   *  setup_timer (never) 3, activate_partner 2, the direct-switch condition 8,
-   *  activate_ipc_partner: home CPU 2, state_change_dirty 2, do_switch 2, call 3 → 30. */
+  // ---- do_ipc_receive and the switch -------------------------------------------------------
+  /** get_next_sender, setup_timer (never), the direct-switch test for a call, activate:
+   *  real 36. */
   receivePrep: Block;
-  /** Context::switch_exec_locked (context.cpp): prologue 4, running_on_different_cpu 3,
-   *  call 1; _switch_exec_common: prologue 4, ready test 2, home CPU test 2,
-   *  update_ready_list's ready test 2; switch_fpu (lazy: owner compares) 5 → 23. */
+  /** The direct-switch test through the current scheduling context (not a call): real +9. */
+  directCheck: Block;
+  /** switch_exec_locked + _switch_exec_common up to switch_cpu (ready test,
+   *  update_ready_list, set_helper, set_current_cpu, switch_fpu's owner tests): real 52. */
   switchExec: Block;
-  /** Context::switch_cpu (ia32/64/context-ia32-64.cpp): load_gdt_user_entries (loop over
-   *  the user GDT entries and the UTCB entry) 8; ds/es/fs/gs: read selector, compare chain
-   *  4 × 3; set_fs_base and set_gs_base (cpu-64.cpp set_fs_gs_base: mov, mov, shr, WRMSR)
-   *  2 × 4; the asm: push rbp, push $1f, call 3 → 31. The two WRMSRs (IA32_FS_BASE,
-   *  IA32_GS_BASE) are counted here as one instruction each: the machine does not model
-   *  those MSRs (src/hw/isa.ts wrmsr), so their microcoded cost is not charged. */
+  /** switch_cpu (context-ia32-64.cpp): load_gdt_user_entries, DS/ES/FS/GS, the stack
+   *  switch, the call, and `pop; jmp *%rax` into the resumed thread: real 61, of which the
+   *  two WRMSRs are the sites below. */
   switchCpu: Block;
-  /** Context::switchin_context (ia32/context-ia32.cpp): prologue 2,
-   *  handle_lock_holder_preemption 2, the CPU 1, regs() + 1 → TSS rsp0 2, vcpu_aware_space
-   *  test 2; Space::switchin_context (space-ia32.cpp): this != from 2, Io_space 3,
-   *  enable_ldt 3; return 2; `pop rax; jmp *rax`, restart `pop rbp` 3 → 22. (The CR3 write
-   *  of Mem_space::make_current is the common core's address-space switch.) */
+  wrmsrFs: number;
+  wrmsrGs: number;
+  /** switchin_context_label: TSS rsp0, the vCPU tests, the I/O-bitmap test: real 39. */
   switchin: Block;
-  /** The receiver resumes: switch_handle_drq 6, _switch_exec_common epilogue 5,
-   *  switch_exec_locked epilogue 4, schedule_if 3, do_ipc_receive's tail (have_receive,
-   *  next, reset_partner_reply_cap test, state test) 12, IPC_timeout gone 2, do_ipc
-   *  epilogue 8, invoke epilogue 7, sys_ipc_wrapper epilogue and ret 6 → 53. */
+  /** Mem_space::switchin_context for another address space: the CPU bit in its mask,
+   *  pmem_to_phys, make_current: real 19 (the CR3 write and its set-up are the common
+   *  core's switchSpace block and MOV CR3). */
+  switchinSpace: Block;
+  /** The resumed thread: _switch_exec_common's tail, switch_handle_drq → handle_drq with
+   *  nothing pending: real 40. */
+  switchTail: Block;
+  /** do_ipc_receive's tail, do_ipc's and invoke's epilogues: real 37. */
   receiverTail: Block;
-  // ---- Blocking, queues, the scheduler -------------------------------------------------
-  /** check_sender's Queued branch + Sender::sender_enqueue (sender.cpp, Prio_list insert)
-   *  + on_sender_enqueued + handshake's state_add + do_send_wait's loop: 24. */
+  /** The caller's reset_partner_reply_cap after a call: real +7. */
+  callTail: Block;
+  // ---- Blocking, queues, the scheduler (estimates from reading the source) --------------------
+  /** check_sender's Queued branch, sender_enqueue, do_send_wait's loop: 24. */
   senderEnqueue: Block;
-  /** One element of the priority-sorted sender list passed over on insertion. */
+  /** One element of the sender list passed over on insertion: 3. */
   prioWalk: Block;
-  /** Thread::ipc_send_msg (thread-ipc.cpp) for a queued sender: sender_dequeue, the
-   *  Prio_list unlink, on_sender_dequeued, the state change and xcpu_state_change: 30. */
+  /** Thread::ipc_send_msg for a queued sender: 30. */
   ipcSendMsg: Block;
-  /** Thread::do_receive_wait: state_del_dirty(Thread_ready), the closed-wait test: 6. */
+  /** Thread::do_receive_wait: 6. */
   receiveWait: Block;
-  /** Context::schedule (context.cpp) before the ready queue's choice: the lock guard,
-   *  helper and home-CPU tests, update_ready_list, the loop head: 22. */
+  /** Context::schedule before the ready queue's choice: 22. */
   schedule: Block;
-  /** Context::deblock_and_schedule: Ready_queue::deblock and the preemption decision: 20. */
+  /** Context::deblock_and_schedule: 20. */
   deblock: Block;
 }
 
 export function layoutFiasco(t: CodeLayout): FiascoPaths {
   t.align(64);
-  return {
-    wrapper: t.block(21, 72),
-    lookupLocal: t.block(12, 40),
-    derefReply: t.block(9, 30),
+  // Each count: the step's real count minus the model's explicit accesses in it (ipc.ts).
+  const p = {
+    wrapper: t.block(7, 24), // 9 − 2 loads
+    lookupLocal: t.block(20, 64), // 27 − 7 (4 lookup, 2 vtable, the tag)
+    derefReply: t.block(10, 36), // 17 − 7
     commitError: t.block(4, 14),
-    gateInvoke: t.block(35, 120),
-    threadInvoke: t.block(39, 132),
+    gateInvoke: t.block(45, 150), // 48 − 3
+    threadInvoke: t.block(43, 144), // 45 − 2
     kobjectInvoke: t.block(14, 48),
-    doIpc: t.block(33, 112),
-    checkSender: t.block(18, 60),
-    transfer: t.block(25, 84),
+    doIpc: t.block(39, 132), // 48 − 9
+    openWait: t.block(3, 12),
+    resetCaller: t.block(3, 10),
+    checkSender: t.block(26, 88), // 32 − 6
+    senderOkOpen: t.block(1, 4),
+    transfer: t.block(40, 136), // 48 − 8
     copyWord: t.block(1, 4),
-    setReplyCap: t.block(5, 18),
-    afterSend: t.block(10, 34),
-    receivePrep: t.block(30, 100),
-    switchExec: t.block(23, 78),
-    switchCpu: t.block(31, 104),
-    switchin: t.block(22, 74),
-    receiverTail: t.block(53, 176),
+    setReplyCap: t.block(10, 36), // 14 − 4
+    afterSend: t.block(11, 38), // 13 − 2
+    receivePrep: t.block(29, 100), // 36 − 7
+    directCheck: t.block(9, 30),
+    switchExec: t.block(45, 150), // 52 − 7
+    switchCpu: t.block(48, 170), // 61 − 11 − the 2 WRMSRs
+    wrmsrFs: t.insn('wrmsr'),
+    wrmsrGs: t.insn('wrmsr'),
+    switchin: t.block(36, 124), // 39 − 2 − the common core's current-thread store
+    switchinSpace: t.block(12, 44), // 19 − MOV CR3 − the common switchSpace block (6)
+    switchTail: t.block(40, 136),
+    receiverTail: t.block(36, 120), // 37 − 1
+    callTail: t.block(6, 22), // 7 − 1
     senderEnqueue: t.block(24, 80),
     prioWalk: t.block(3, 10),
     ipcSendMsg: t.block(30, 100),
@@ -141,11 +148,12 @@ export function layoutFiasco(t: CodeLayout): FiascoPaths {
     schedule: t.block(22, 74),
     deblock: t.block(20, 66),
   };
+  return p;
 }
 
-/** One-way counts by step, for the report and the tests (kernel blocks only). */
+/** Kernel instructions per step (blocks only), for the report and the tests. */
 export function stepCounts(p: FiascoPaths): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, b] of Object.entries(p)) out[k] = b.instructions;
+  for (const [k, b] of Object.entries(p)) if (typeof b === 'object') out[k] = b.instructions;
   return out;
 }

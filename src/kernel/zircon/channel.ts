@@ -32,6 +32,7 @@ import {
 } from './signals.ts';
 import { copyFromUser, copyToUser, putUser32 } from './usercopy.ts';
 import type { Zircon } from './zircon.ts';
+import { locked } from '../priced.ts';
 
 /** A packet of the user's bytes: MessagePacket::Create(user_in_ptr, size, 0 handles). */
 function packetFromUser(
@@ -188,6 +189,9 @@ export function channelCall(z: Zircon, core: Core, t: Thread, a: number[]): numb
     return ZX.ERR_BAD_STATE;
   }
   core.store64(w + MW.channel, ch);
+  // The waiter's RefPtr to the channel (fbl::WrapRefPtr(this)): AddRef, a LOCK XADD.
+  core.store64(ch + CH.refcount, core.load64(ch + CH.refcount) + 1);
+  locked(core);
   core.store32(w + MW.status, ZX.ERR_TIMED_OUT >>> 0);
   core.store32(w + MW.eventSignaled, 0);
   const holder = lockChannel(z, core, ch);
@@ -248,6 +252,9 @@ export function callResume(z: Zircon, core: Core, t: Thread): number {
   let status = core.load32(w + MW.status) | 0;
   core.store64(w + MW.msg, 0);
   core.store64(w + MW.channel, 0);
+  // EndWait drops the waiter's reference (channel_.reset(): Release, a LOCK XADD).
+  core.store64(ch + CH.refcount, core.load64(ch + CH.refcount) - 1);
+  locked(core);
   if (status === ZX.ERR_TIMED_OUT) eraseWaiter(core, ch, w);
   unlockChannel(z, core, holder);
   if (status === ZX.OK && msg !== 0) {

@@ -23,6 +23,7 @@ import {
   handleBase,
   handleValue,
 } from './objects.ts';
+import { locked } from '../priced.ts';
 
 const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
 
@@ -41,9 +42,14 @@ export function lookupHandle(
   type: number,
 ): Lookup {
   run(core, path);
-  // Reader side of the table's BrwLock (an atomic add on its state word).
+  // Reader side of the table's BrwLock (BrwLock::ReadAcquire: LOCK XADD on its state word;
+  // ReadRelease: another).
   core.store64(table + HT.lock, core.load64(table + HT.lock) + 1);
-  const release = (): void => core.store64(table + HT.lock, core.load64(table + HT.lock) - 1);
+  locked(core);
+  const release = (): void => {
+    core.store64(table + HT.lock, core.load64(table + HT.lock) - 1);
+    locked(core);
+  };
   const mixer = core.load32(table + HT.mixer);
   if ((value & HANDLE_FIXED_BITS) !== HANDLE_FIXED_BITS) {
     release();
@@ -65,15 +71,18 @@ export function lookupHandle(
   release();
   if ((have & rights) !== rights) return { ok: false, status: ZX.ERR_ACCESS_DENIED };
   if (core.load64(d + CH.type) !== type) return { ok: false, status: ZX.ERR_WRONG_TYPE };
-  // RefPtr copy: fbl::RefCounted::AddRef (an atomic increment).
+  // RefPtr copy: fbl::RefCounted::AddRef (a LOCK XADD).
   core.store64(d + CH.refcount, core.load64(d + CH.refcount) + 1);
+  locked(core);
   return { ok: true, handle: h, dispatcher: d };
 }
 
 /** The RefPtr's release at the end of the system call. */
 export function releaseRef(core: Core, path: Block, d: number): void {
   run(core, path);
+  // fbl::RefCounted::Release: a LOCK XADD.
   core.store64(d + CH.refcount, core.load64(d + CH.refcount) - 1);
+  locked(core);
 }
 
 /** Setup side of the arena (Handle::Make, HandleTable::AddHandle), uncharged: the root

@@ -26,6 +26,7 @@ import {
   payloadOffset,
 } from './objects.ts';
 import type { ZirconPaths } from './paths.ts';
+import { locked } from '../priced.ts';
 
 const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
 
@@ -63,12 +64,15 @@ export class PagePool {
     return k.machine.mem.read32(this.node - PHYSMAP_BASE + PMM.freeCount);
   }
 
+  /** Guard<Mutex> on the node: Mutex::Acquire's and Release's compare-exchange. */
   private lock(core: Core): void {
     core.load64(this.node + PMM.lock);
     core.store64(this.node + PMM.lock, 1);
+    locked(core);
   }
   private unlock(core: Core): void {
     core.store64(this.node + PMM.lock, 0);
+    locked(core);
   }
 
   /** pmm_alloc_pages(n): kernel (physmap) addresses of n pages, or null when short. */

@@ -2,13 +2,29 @@
 // accesses the model makes explicitly (those are charged as the loads and stores they are).
 // The instruction counts are our estimates from reading Fuchsia's sources (zircon/kernel,
 // 2020 tree: lib/syscalls/channel.cc, object/*.cc, kernel/{event,wait,mutex,scheduler}.cc,
-// vm/pmm_node.cc); none was set from a measurement, SkyBridge's or anyone's. Where a step
-// executes an instruction with its own architectural cost (RDTSC in the scheduler's
-// CurrentTime()), that instruction is laid out with its real encoding and run as itself.
+// vm/pmm_node.cc); none was set from a measurement, SkyBridge's or anyone's. Unlike
+// Fiasco.OC's (src/kernel/fiasco/paths.ts), these counts were not taken from a compiled
+// kernel: Zircon's kernel does not build outside Fuchsia's tree and toolchain.
 //
-// Not charged (the CPU profile has no figure for them): the extra latency of locked atomic
-// instructions (mutexes, reference counts), the FPU save/restore on a context switch, timer
-// reprogramming in the scheduler, SWAPGS. Each would make Zircon's IPC dearer than modelled.
+// Instructions with a cost of their own are run as themselves or priced from the profile,
+// from Zircon's source (PanQL/zircon, a 2019 snapshot, and the 2020 tree above):
+// - RDTSC in the scheduler's CurrentTime(), SWAPGS at every system call's entry and exit
+//   (arch/x86/syscall.S) and twice in arch_context_switch (thread.cc: with FSGSBASE the
+//   user GS base is swapped in with RDGSBASE/WRGSBASE between two SWAPGS; RDFSBASE and
+//   WRFSBASE are plain instructions in schedBlock's count);
+// - XSAVES of the old thread's and XRSTORS of the new thread's extended state on every
+//   context switch (registers.cc x86_extended_register_context_switch: Zircon switches
+//   FPU/SSE/AVX state eagerly), ops.xsave / ops.xrstor;
+// - the preemption timer (timer.cc timer_preempt_reset → update_platform_timer): the new
+//   deadline (now + the fair scheduler's time slice) goes to per-CPU data; the TSC deadline
+//   MSR is written (WRMSR, lapic.cc apic_timer_set_tsc_deadline) only when it is earlier
+//   than the one already programmed, which a ping-pong within one time slice never is;
+// - locked atomics, ops.lockRmw on top of their access: the handle table's BrwLock reader
+//   add and sub, RefPtr AddRef/Release (fbl::RefCounted), Mutex acquire and release (a
+//   compare-exchange each: channel locks and the PMM node's), the thread_lock spin lock
+//   (kernel/event.cc, wait.cc; its release is a plain store).
+// Blocks that now run one of these separately are shorter by it (schedBlock, eventSignal,
+// callBegin, callEnd, waitBegin, waitEnd, the entry and exit), so nothing is counted twice.
 
 import type { Block, CodeLayout } from '../code-layout.ts';
 
@@ -74,10 +90,24 @@ export interface ZirconPaths {
   schedUnblock: Block;
   /** Its CurrentTime(): RDTSC. */
   schedUnblockTsc: number;
+  /** timer_preempt_reset → update_platform_timer: per-CPU deadline, the compare. */
+  preemptTimer: Block;
+  /** WRMSR IA32_TSC_DEADLINE (when the deadline moves earlier). */
+  tscDeadline: number;
+  /** arch_context_switch's XSAVES and XRSTORS (4 bytes each with REX.W). */
+  xsaves: Block;
+  xrstors: Block;
+  /** arch_context_switch's SWAPGS around RDGSBASE/WRGSBASE. */
+  switchSwapgs: number;
+  switchSwapgsBack: number;
+  /** x86_syscall's SWAPGS on entry and before SYSRETQ. */
+  entrySwapgs: number;
+  exitSwapgs: number;
   /** Event::Wait → WaitQueue::BlockEtc (kernel/wait.cc): state BLOCKED, wait-queue insert;
    *  Scheduler::Block → RescheduleCommon after CurrentTime(): runtime accounting,
-   *  EvaluateNextThread (WAVL remove), preemption timer update, context-switch bookkeeping,
-   *  arch_context_switch's callee-saved registers and FS/GS bases. */
+   *  EvaluateNextThread (WAVL remove), context-switch bookkeeping, arch_context_switch's
+   *  callee-saved registers, TSS rsp0, RDFSBASE/WRFSBASE and segment resets (without the
+   *  preemption timer, the thread_lock word, XSAVES/XRSTORS and the two SWAPGS, run apart). */
   schedBlock: Block;
   schedBlockTsc: number;
   /** The blocked thread's return from BlockEtc: wait result, thread-lock release. */
@@ -122,24 +152,32 @@ export function layoutZircon(t: CodeLayout): ZirconPaths {
     pmmFreePage: b(14),
     channelLock: b(12),
     channelUnlock: b(12),
-    callBegin: b(25),
+    callBegin: b(23), // 25 − BeginWait's AddRef (a load and a store)
     waiterScan: b(5),
     writeSelf: b(20),
     deliver: b(8),
     updateState: b(20),
     observer: b(15),
-    eventSignal: b(30),
+    eventSignal: b(28), // 30 − the thread_lock word's acquire and release
     schedUnblock: b(60),
     schedUnblockTsc: t.insn('rdtsc'),
-    schedBlock: b(150),
+    schedBlock: b(136), // 150 − preemptTimer (8), XSAVES, XRSTORS, 2 SWAPGS, the lock word (2)
     schedBlockTsc: t.insn('rdtsc'),
+    preemptTimer: b(6), // timer_preempt_reset 3 + update_platform_timer 3, besides 2 accesses
+    tscDeadline: t.insn('wrmsr'),
+    xsaves: t.block(1, 4),
+    xrstors: t.block(1, 4),
+    switchSwapgs: t.insn('swapgs'),
+    switchSwapgsBack: t.insn('swapgs'),
+    entrySwapgs: t.insn('swapgs'),
+    exitSwapgs: t.insn('swapgs'),
     waitResume: b(10),
     readPop: b(25),
-    callEnd: b(15),
+    callEnd: b(13), // 15 − EndWait's Release
     readOut: b(20),
     callArgs: b(12),
-    waitBegin: b(30),
-    waitEnd: b(20),
+    waitBegin: b(28), // 30 − the observer's AddRef
+    waitEnd: b(18), // 20 − its Release
     handleClose: b(60),
     peerClosed: b(30),
   };

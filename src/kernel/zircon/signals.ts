@@ -5,6 +5,8 @@
 import type { Core } from '../../hw/core.ts';
 import type { Block } from '../code-layout.ts';
 import { CH, MP, MW, PH, TCB_OBSERVER, TCB_WAITER, WO } from './objects.ts';
+import { locked } from '../priced.ts';
+import { withThreadLock } from './switch.ts';
 import type { Zircon } from './zircon.ts';
 
 export const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
@@ -14,14 +16,18 @@ export const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.in
 export function lockChannel(z: Zircon, core: Core, ch: number): number {
   run(core, z.paths.channelLock);
   const holder = core.load64(ch + CH.holder);
+  // Mutex::Acquire's fast path: a compare-exchange of the owner word.
   core.load64(holder + PH.mutex);
   core.store64(holder + PH.mutex, 1);
+  locked(core);
   return holder;
 }
 
 export function unlockChannel(z: Zircon, core: Core, holder: number): void {
   run(core, z.paths.channelUnlock);
+  // Mutex::Release's fast path: a compare-exchange back to free.
   core.store64(holder + PH.mutex, 0);
+  locked(core);
 }
 
 /** Event::Signal at `event` (signaled word, result word, wait-queue head): wakes the thread
@@ -35,13 +41,15 @@ export function signalEvent(
   status: number,
 ): void {
   run(core, z.paths.eventSignal);
-  core.store32(signaled, 1);
-  core.store32(result, status >>> 0);
-  const tcb = core.load64(queue);
-  if (tcb === 0) return;
-  core.store64(queue, 0);
-  const t = z.k.byTcb.get(tcb);
-  if (t !== undefined && t.alive) z.unblock(core, t);
+  withThreadLock(z.sw, core, () => {
+    core.store32(signaled, 1);
+    core.store32(result, status >>> 0);
+    const tcb = core.load64(queue);
+    if (tcb === 0) return;
+    core.store64(queue, 0);
+    const t = z.k.byTcb.get(tcb);
+    if (t !== undefined && t.alive) z.unblock(core, t);
+  });
 }
 
 /** Unlinks the thread-resident MessageWaiter `w` from channel `ch`'s waiters_. */

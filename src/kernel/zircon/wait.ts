@@ -32,6 +32,7 @@ import {
 } from './signals.ts';
 import { putUser32 } from './usercopy.ts';
 import type { Zircon } from './zircon.ts';
+import { locked } from '../priced.ts';
 
 /** zx_object_wait_one(handle, signals, deadline, observed). Returns a status, or null when
  *  the thread blocked (waitResume finishes it). Deadlines: 0 (poll) or ZX_TIME_INFINITE. */
@@ -44,6 +45,9 @@ export function objectWaitOne(z: Zircon, core: Core, t: Thread, a: number[]): nu
   run(core, z.paths.waitBegin);
   const o = observerOf(t.tcb);
   core.store64(o + WO.dispatcher, ch);
+  // The observer's RefPtr to the dispatcher: AddRef, a LOCK XADD.
+  core.store64(ch + CH.refcount, core.load64(ch + CH.refcount) + 1);
+  locked(core);
   core.store32(o + WO.watched, signals);
   core.store32(o + WO.observed, 0);
   core.store32(o + WO.eventSignaled, 0);
@@ -85,6 +89,9 @@ export function waitResume(z: Zircon, core: Core, t: Thread): number {
   if (core.load64(o + WO.dispatcher) !== 0) removeObserver(core, o);
   const observed = core.load32(ch + CH.signals);
   unlockChannel(z, core, holder);
+  // End() drops the observer's reference to the dispatcher: Release, a LOCK XADD.
+  core.store64(ch + CH.refcount, core.load64(ch + CH.refcount) - 1);
+  locked(core);
   const out = core.load64(L + LOC.out);
   if (out !== 0 && !putUser32(z.k, z.paths, core, t, out, observed) && status === ZX.OK)
     status = ZX.ERR_INVALID_ARGS;

@@ -14,7 +14,7 @@
 
 import type { Core } from '../../hw/core.ts';
 import { R } from '../../hw/core.ts';
-import { rdtsc } from '../../hw/isa.ts';
+import { rdtsc, swapgs } from '../../hw/isa.ts';
 import type { Machine } from '../../hw/machine.ts';
 import type { CodeLayout } from '../code-layout.ts';
 import { physmap, PHYSMAP_BASE } from '../layout.ts';
@@ -55,6 +55,7 @@ import {
 } from './objects.ts';
 import { layoutZircon, type ZirconPaths } from './paths.ts';
 import { observerOf, waiterOf } from './signals.ts';
+import { SwitchData, contextSwitch, withThreadLock } from './switch.ts';
 import { closeHandle, detachThread, handleClose, objectWaitOne, waitResume } from './wait.ts';
 
 export interface ZirconOptions {
@@ -68,13 +69,13 @@ export class Zircon implements Personality {
   readonly name = 'Zircon';
   readonly tcb = ZIRCON_TCB;
   readonly entryExit: EntryExitCounts = {
-    // x86_syscall: SWAPGS and the user-RSP/kernel-stack exchange through %gs, the table
-    // bound check and indirect call (the 16 pushes are charged as stores); the return: the
-    // pops (loads), the RSP restore, SWAPGS (not modelled as its own instruction here, as in
-    // the seL4 personality's common path).
-    entryInstructions: 10,
+    // x86_syscall: the user-RSP/kernel-stack exchange through %gs, the table bound check and
+    // indirect call (the 16 pushes are charged as stores); the return: the pops (loads), the
+    // RSP restore. Its two SWAPGS run as themselves (entrySwapgs in syscall(), exitSwapgs in
+    // the resume extension before every exit), so they are not in these counts.
+    entryInstructions: 9,
     entryBytes: 40,
-    exitInstructions: 6,
+    exitInstructions: 5,
     exitBytes: 22,
     source: 'fuchsia zircon/kernel/arch/x86/syscall.S x86_syscall (entry, dispatch, return)',
   };
@@ -82,6 +83,8 @@ export class Zircon implements Personality {
   k!: Subkernel;
   pool!: PagePool;
   arena!: HandleArena;
+  /** thread_lock and the per-CPU scheduler data (switch.ts). */
+  sw!: SwitchData;
   private readonly tables = new Map<Process, number>();
   private heapNext = 0;
   private heapEnd = 0;
@@ -92,7 +95,10 @@ export class Zircon implements Personality {
   readonly resume: KernelExtension = {
     layoutKernel: () => {},
     boot: () => {},
-    beforeExit: (_k, core, next) => this.continueSyscall(core, next),
+    beforeExit: (_k, core, next) => {
+      this.continueSyscall(core, next);
+      swapgs(core, this.paths.exitSwapgs);
+    },
   };
 
   constructor(readonly options: ZirconOptions = { packetPages: 256 }) {}
@@ -108,6 +114,7 @@ export class Zircon implements Personality {
     this.pool = new PagePool(k, this.options.packetPages, this.paths);
     const arenaGpa = k.frames.frames(Math.ceil((ARENA_HANDLES * HANDLE_BYTES) / 4096));
     this.arena = new HandleArena(k.machine.mem, physmap(arenaGpa));
+    this.sw = new SwitchData(k);
   }
 
   // ---- Setup (the root job's work; memory written directly, uncharged) ------------------
@@ -227,14 +234,19 @@ export class Zircon implements Personality {
    *  `queue`; the scheduler picks the next thread. */
   private block(core: Core, t: Thread, queue: number, resume: Resume): Thread | null {
     const P = this.paths;
-    core.store64(queue, t.tcb);
-    core.store64(t.tcb + TCB_STATE, TS.BLOCKED);
-    t.state = ThreadState.Blocked;
-    t.ext.zxResume = resume;
-    rdtsc(core, P.schedBlockTsc);
-    core.exec(P.schedBlock.at, P.schedBlock.bytes, P.schedBlock.instructions);
-    this.woken = [];
-    return this.k.chooseThread(core);
+    let next: Thread | null = null;
+    withThreadLock(this.sw, core, () => {
+      core.store64(queue, t.tcb);
+      core.store64(t.tcb + TCB_STATE, TS.BLOCKED);
+      t.state = ThreadState.Blocked;
+      t.ext.zxResume = resume;
+      rdtsc(core, P.schedBlockTsc);
+      core.exec(P.schedBlock.at, P.schedBlock.bytes, P.schedBlock.instructions);
+      this.woken = [];
+      next = this.k.chooseThread(core);
+      if (next !== null && next !== t) contextSwitch(P, this.sw, core);
+    });
+    return next;
   }
 
   /** The end of a system call that did not block: status to EAX, then the reschedule
@@ -249,7 +261,9 @@ export class Zircon implements Personality {
     rdtsc(core, P.schedBlockTsc);
     core.exec(P.schedBlock.at, P.schedBlock.bytes, P.schedBlock.instructions);
     this.k.makeReady(core, t);
-    return this.k.chooseThread(core);
+    const next = this.k.chooseThread(core);
+    if (next !== null && next !== t) contextSwitch(P, this.sw, core);
+    return next;
   }
 
   /** Runs before the exit path returns to `t`: a thread resumed from a wait finishes its
@@ -271,6 +285,7 @@ export class Zircon implements Personality {
 
   syscall(_k: Subkernel, core: Core, t: Thread): Thread | null {
     const P = this.paths;
+    swapgs(core, P.entrySwapgs);
     core.exec(P.sysGlue.at, P.sysGlue.bytes, P.sysGlue.instructions);
     const r = core.regs;
     const a = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13].map((i) => r.get(i));
