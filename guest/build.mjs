@@ -149,11 +149,24 @@ export const GUESTS = [
     hostComparable: false,
     kernelProgram: true,
   },
+  {
+    name: 'storage',
+    dir: 'storage',
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge'],
+    description:
+      'the storage stack: a RAM-disk server and clients, over SkyBridge or each kernel’s own IPC (rpc.h)',
+    hostComparable: false,
+    kernelProgram: true,
+  },
   fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
   fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
   fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),
   fault('forever', 'prints one line, then spins without syscalls: needs a budget', 'hang'),
+
+
+
+
 ];
 
 /** Where the kernel maps SkyBridge's trampoline (guest/skybridge/skybridge-layout.h). */
@@ -197,6 +210,10 @@ function sourcesOf(name) {
     .sort()
     .map((f) => join(dir, f));
   const own = join(dir, `${name}.${exists(join(dir, `${name}.S`)) ? 'S' : 'c'}`);
+  // Headers of other folders a program includes (`includes`: folder names).
+  for (const other of GUESTS.find((g) => g.name === name)?.includes ?? [])
+    for (const f of readdirSync(join(GUEST_DIR, other)).filter((x) => x.endsWith('.h')).sort())
+      shared.push(join(GUEST_DIR, other, f));
   if (GUESTS.find((g) => g.name === name)?.trampoline)
     return { own: [own], libc: shared.filter((f) => f.endsWith('.h')) };
   return { own: [own], libc: [...libc, ...shared] };
@@ -426,6 +443,8 @@ function compile(name, sqlite) {
   // Unique temporary name, renamed into place: parallel test processes may build at once.
   const tmp = `${out}.tmp-${process.pid}`;
   const args = [...CFLAGS, '-I', LIBC_DIR, '-I', dirOf(name)];
+  for (const other of GUESTS.find((g) => g.name === name)?.includes ?? [])
+    args.push('-I', join(GUEST_DIR, other));
   // The trampoline is linked at the address the kernel maps it at in every process.
   if (GUESTS.find((g) => g.name === name)?.trampoline)
     args.push(`-Wl,-Ttext=${TRAMPOLINE_VA}`, '-Wl,-e,sb_call');

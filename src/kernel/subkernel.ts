@@ -353,7 +353,9 @@ export class Subkernel {
       stackBytes?: number;
       /** Initial RDI, RSI, RDX, RCX, R8, R9 (the SysV argument registers), for an entry
        *  that is a C function. The fourth must be 0: a new thread enters user mode by
-       *  SYSRET, which loads RCX with RIP (a C entry sees its own address there). */
+       *  SYSRET, which loads RCX with RIP (a C entry sees its own address there). With
+       *  `args` the default RSP is as a CALL leaves it (SysV: RSP + 8 16-byte aligned at
+       *  entry), the return address slot 0: returning from the entry faults. */
       args?: readonly number[];
     } = {},
   ): Thread {
@@ -403,7 +405,7 @@ export class Subkernel {
           : s.reg === REG_RFLAGS
             ? 0x202
             : s.reg === R.RSP
-              ? (opts.rsp ?? stackTop)
+              ? (opts.rsp ?? (opts.args !== undefined ? stackTop - 8 : stackTop))
               : (opts.args?.[ARG_REGS.indexOf(s.reg)] ?? 0);
       mem.write64n(tcbGpa + s.offset, v);
     }

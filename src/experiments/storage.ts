@@ -1,0 +1,182 @@
+// The storage stack on the simulated machine: processes of guest/storage/storage.c (a
+// RAM-disk server, a file-system server, clients) connected either by SkyBridge or by the
+// kernel's own IPC, on seL4, Fiasco.OC or Zircon. Each connection has a buffer shared by its
+// two processes for bulk data (SkyBridge's own for SkyBridge, one the harness maps for native
+// IPC), so the transports differ only in how control and the request words cross.
+
+import { Machine } from '../hw/machine.ts';
+import type { CpuProfile } from '../hw/profile-schema.ts';
+import { SKYLAKE } from '../hw/profile.ts';
+import { loadElf } from '../kernel/elf-loader.ts';
+import type { Fiasco } from '../kernel/fiasco/fiasco.ts';
+import { Rights } from '../kernel/fiasco/objects.ts';
+import { USER_IPC_BUFFERS } from '../kernel/layout.ts';
+import { machineCodeBody } from '../kernel/machine-code.ts';
+import type { Process } from '../kernel/process.ts';
+import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
+import type { Sel4 } from '../kernel/sel4/sel4.ts';
+import type { Subkernel } from '../kernel/subkernel.ts';
+import type { Thread } from '../kernel/thread.ts';
+import type { Zircon } from '../kernel/zircon/zircon.ts';
+import type { SkyBridge } from '../skybridge/skybridge.ts';
+import { guestImage, readWords, symbol, writeWord, type GuestImage } from './guest-image.ts';
+import { bootKernel, type KernelName } from './kernels.ts';
+import { newSkyBridge } from './skybridge-setup.ts';
+
+export type Transport = 'skybridge' | 'native';
+
+/** rpc.h's transport and kernel numbers. */
+const KIND = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
+/** Capability slots in every process (seL4, Fiasco.OC). */
+const SLOT = { call: 1, serve: 2, park: 3 } as const;
+/** Where the harness maps a native connection's shared buffer (the same address in both). */
+const SHARED_BASE = 0x6000_0000_0000;
+const SHARED_BYTES = 64 * 1024;
+
+export interface StackOptions {
+  kernel: KernelName;
+  transport: Transport;
+  profile?: CpuProfile;
+  kpti?: boolean;
+  pcid?: boolean;
+  /** Bytes of each connection's shared buffer (default 64 KiB). */
+  bufferBytes?: number;
+}
+
+export interface Stack {
+  m: Machine;
+  k: Subkernel;
+  sb: SkyBridge | null;
+  g: GuestImage;
+  procs: Map<string, Process>;
+  /** Loads a process of the stack. */
+  add(name: string): Process;
+  /** Connects `client`'s `call` end to `server`, which serves with `handler` (SkyBridge) or
+   *  a thread at `main` (native); returns the server's thread, if it has one. */
+  connect(client: string, server: string, handler: string, main: string): Thread | null;
+  /** Starts `entry(arg, ipcBuffer)` in `proc`. */
+  start(proc: string, entry: string, arg: number, priority?: number): Thread;
+  /** Runs until nothing is left to do (every thread parked or done). */
+  run(): void;
+  word(proc: string, sym: string, i?: number): number;
+}
+
+export function storageStack(o: StackOptions): Stack {
+  const profile = o.profile ?? SKYLAKE;
+  const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
+  const sb = o.transport === 'skybridge' ? newSkyBridge() : null;
+  const k = bootKernel(
+    o.kernel,
+    m,
+    { kpti: o.kpti ?? false, pcid: o.pcid ?? true },
+    sb ? [sb] : [],
+  );
+  const g = guestImage('storage');
+  const procs = new Map<string, Process>();
+  const bytes = o.bufferBytes ?? SHARED_BYTES;
+  let nextShared = 0;
+  const set = (p: Process, name: string, i: number, v: number): void =>
+    writeWord(k, { process: p }, symbol(g, name) + i * 8, v);
+  const proc = (name: string): Process => {
+    const p = procs.get(name);
+    if (p === undefined) throw new Error(`storage stack: no process ${name}`);
+    return p;
+  };
+  const parkFor = (p: Process): number => {
+    switch (o.kernel) {
+      case 'seL4': {
+        const sel4 = k.personality as Sel4;
+        sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
+        return SLOT.park;
+      }
+      case 'Fiasco.OC':
+        return 0;
+      case 'Zircon': {
+        const zx = k.personality as Zircon;
+        return zx.createChannel(p, p).a;
+      }
+    }
+  };
+  const start = (name: string, entry: string, arg: number, priority = 100): Thread => {
+    const p = proc(name);
+    return k.createThread(p, `${name}:${entry}`, machineCodeBody(m), {
+      entry: symbol(g, entry),
+      machineCode: true,
+      priority,
+      args: [arg, USER_IPC_BUFFERS + p.threads.length * 4096],
+    });
+  };
+  return {
+    m,
+    k,
+    sb,
+    g,
+    procs,
+    add(name) {
+      const p = loadElf(k, name, g.bytes).process;
+      procs.set(name, p);
+      set(p, 'rpc_kernel', 0, KIND[o.kernel]);
+      set(p, 'rpc_park_target', 0, parkFor(p));
+      return p;
+    },
+    connect(clientName, serverName, handler, main) {
+      const client = proc(clientName);
+      const server = proc(serverName);
+      if (sb !== null) {
+        const id = sb.registerServer(server, { handler: symbol(g, handler), maxConcurrent: 4 });
+        sb.registerClient(m.core(0), client, id, { bufferBytes: bytes });
+        set(client, 'call', 0, KIND.skybridge);
+        set(client, 'call', 1, id);
+        return null;
+      }
+      // A shared buffer at the same address in both.
+      const va = SHARED_BASE + nextShared++ * 2 * bytes;
+      const gpa = k.frames.frames(bytes / 4096);
+      client.space.map(va, gpa, bytes, { writable: true, noExec: true });
+      server.space.map(va, gpa, bytes, { writable: true, noExec: true });
+      const kind = KIND[o.kernel];
+      for (const [p, end] of [
+        [client, 'call'],
+        [server, 'serve'],
+      ] as const) {
+        set(p, end, 0, kind);
+        set(p, end, 2, va);
+        set(p, end, 3, bytes);
+      }
+      let t: Thread;
+      switch (o.kernel) {
+        case 'seL4': {
+          const sel4 = k.personality as Sel4;
+          const ep = sel4.newEndpoint();
+          sel4.mint(client, SLOT.call, Cap.endpoint(ep, 1, RIGHT.Send | RIGHT.GrantReply));
+          sel4.mint(server, SLOT.serve, Cap.endpoint(ep, 0, RIGHT.Receive));
+          set(client, 'call', 1, SLOT.call);
+          set(server, 'serve', 1, SLOT.serve);
+          t = start(serverName, main, 0, 101);
+          break;
+        }
+        case 'Fiasco.OC': {
+          const fiasco = k.personality as Fiasco;
+          t = start(serverName, main, 0, 101);
+          fiasco.putCap(client, SLOT.call, fiasco.newGate(t, 0x10), Rights.CW);
+          set(client, 'call', 1, SLOT.call);
+          break;
+        }
+        case 'Zircon': {
+          const ch = (k.personality as Zircon).createChannel(client, server);
+          set(client, 'call', 1, ch.a);
+          set(server, 'serve', 1, ch.b);
+          t = start(serverName, main, 0, 101);
+          break;
+        }
+      }
+      return t;
+    },
+    start,
+    run() {
+      while (k.run(100_000) === 100_000);
+    },
+    word: (name, sym, i = 0) =>
+      readWords(k, { process: proc(name) }, symbol(g, sym) + i * 8, 1)[0]!,
+  };
+}
