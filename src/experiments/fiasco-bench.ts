@@ -38,6 +38,8 @@ export interface FiascoCase {
   words: number;
   kpti: boolean;
   pcid: boolean;
+  /** Measured round trips after the warm-up (default: the harness's RUNS). */
+  runs?: number;
 }
 
 export interface FiascoResult extends IpcResult {
@@ -86,7 +88,7 @@ function once(
 }
 
 export function runFiascoBench(profile: CpuProfile, c: FiascoCase): FiascoResult {
-  const runs = RUNS;
+  const runs = c.runs ?? RUNS;
   const total = WARMUP + runs;
   const r = once(profile, c, total, total);
   const warm = once(profile, c, WARMUP, total);

@@ -62,21 +62,24 @@ export function nativeIpc(
   profile: CpuProfile,
   kpti: boolean,
   pcid: boolean,
+  /** Measured round trips (default: the harness's). */
+  runs?: number,
 ): NativeIpc {
+  const n = runs === undefined ? {} : { runs };
   switch (name) {
     case 'seL4':
       return {
-        ...runSel4Bench(profile, { interAs: true, words: 0, kpti, pcid }),
+        ...runSel4Bench(profile, { interAs: true, words: 0, kpti, pcid, ...n }),
         how: 'seL4_Call / seL4_ReplyRecv (fastpath)',
       };
     case 'Fiasco.OC':
       return {
-        ...runFiascoBench(profile, { interAs: true, words: 0, kpti, pcid }),
+        ...runFiascoBench(profile, { interAs: true, words: 0, kpti, pcid, ...n }),
         how: 'l4_ipc_call / l4_ipc_reply_and_wait through an IPC gate',
       };
     case 'Zircon':
       return {
-        ...runZirconBench(profile, { interAs: true, bytes: 4, kpti, pcid }),
+        ...runZirconBench(profile, { interAs: true, bytes: 4, kpti, pcid, ...n }),
         how: 'zx_channel_call / zx_object_wait_one + zx_channel_read + zx_channel_write, 4-byte message (the txid)',
       };
   }

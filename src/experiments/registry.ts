@@ -4,8 +4,9 @@ import type { Experiment } from './experiment.ts';
 import { primitives } from './primitives.ts';
 import { ipc } from './ipc.ts';
 import { indirect } from './indirect.ts';
+import { sensitivity } from './sensitivity.ts';
 
-export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect];
+export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect, sensitivity];
 
 export function findExperiment(id: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.id === id);

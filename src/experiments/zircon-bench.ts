@@ -35,6 +35,8 @@ export interface ZirconCase {
   pcid: boolean;
   /** Server on another core. */
   crossCore?: boolean;
+  /** Measured round trips after the warm-up (default: the harness's RUNS). */
+  runs?: number;
 }
 
 export interface ZirconResult extends IpcResult {
@@ -94,7 +96,7 @@ function once(
 export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult {
   if (c.bytes < 4) throw new RangeError('a zx_channel_call message holds at least its txid');
   if (c.bytes > MAX_MSG_BYTES) throw new RangeError('longer than ZX_CHANNEL_MAX_MSG_BYTES');
-  const runs = RUNS;
+  const runs = c.runs ?? RUNS;
   const total = WARMUP + runs;
   const r = once(profile, c, total, total);
   const warm = once(profile, c, WARMUP, total);

@@ -80,6 +80,12 @@ export const paramsSchema = z
     chain: z.boolean().optional().describe('client → A → B instead of client → A'),
     workingSet: nonNegInt.optional().describe("the client's working set, in bytes"),
     phase: z.enum(SKYBRIDGE_PHASES).optional().describe('a phase of the SkyBridge round trip'),
+    parameter: z
+      .string()
+      .regex(/^[A-Za-z0-9.]+$/)
+      .optional()
+      .describe('a CPU-profile parameter varied (experiment sensitivity), by its dotted name'),
+    factor: z.number().positive().optional().describe('what the parameter was multiplied by'),
   })
   .strict();
 
@@ -137,12 +143,54 @@ export const rowSchema = z
     message: 'a row has a basis exactly when it has a reference',
   });
 
+const modeValues = z
+  .object({ user: z.number(), kernel: z.number(), 'vmx-root': z.number() })
+  .strict()
+  .describe('the same counter split by the mode the core was in');
+
+export const caseCountersSchema = z
+  .object({
+    case: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*(\.[A-Za-z0-9-]+)*$/)
+      .describe(
+        "the case's id: a row id without the metric (caseId), e.g. ipc.sel4bench.sel4.native.interAs.kpti-off.pcid-on.words-0",
+      ),
+    group: z.string().optional(),
+    params: paramsSchema,
+    repetitions: z
+      .number()
+      .int()
+      .positive()
+      .describe('how many operations the counters cover (value / repetitions: per operation)'),
+    per: z.string().describe('what one repetition is, plural ("round trips", "runs", "passes")'),
+    counters: z.array(
+      z
+        .object({
+          name: z.string().describe('src/hw/counters.ts'),
+          value: z.number(),
+          unit: z.string(),
+          description: z.string(),
+          byMode: modeValues,
+        })
+        .strict(),
+    ),
+  })
+  .strict()
+  .describe(
+    "the machine's named counters across the measured repetitions of one case (those that are not zero), as perf stat prints them",
+  );
+
 export const experimentResultSchema = z
   .object({
     id: z.string(),
     title: z.string(),
     rows: z.array(rowSchema),
     notes: z.array(z.string()),
+    counters: z
+      .array(caseCountersSchema)
+      .optional()
+      .describe("each case's counters (reproduce --counters)"),
   })
   .strict();
 
@@ -191,6 +239,7 @@ export type RowParams = z.infer<typeof paramsSchema>;
 export type Metric = (typeof METRICS)[number];
 export type ResultRow = z.infer<typeof rowSchema>;
 export type ExperimentResult = z.infer<typeof experimentResultSchema>;
+export type CaseCounters = z.infer<typeof caseCountersSchema>;
 export type Provenance = z.infer<typeof provenanceSchema>;
 export type ResultsDocument = z.infer<typeof resultsDocumentSchema>;
 
@@ -230,6 +279,8 @@ const PARAM_SEGMENTS: {
   chain: (v) => (v ? 'chain' : undefined),
   workingSet: (v) => `ws-${v}`,
   phase: (v) => `phase-${v}`,
+  parameter: (v) => v.replace(/\./g, '-'),
+  factor: (v) => `x${String(v).replace('.', 'p')}`,
 };
 
 /** Segments rendered before the metric. */
@@ -243,17 +294,31 @@ export function rowId(
   experiment: string,
   row: { group?: string; metric: Metric; params: RowParams },
 ): string {
+  return idOf(experiment, row.group, row.metric, row.params);
+}
+
+/** The id of a case: the id its rows have, without the metric. */
+export function caseId(experiment: string, group: string | undefined, params: RowParams): string {
+  return idOf(experiment, group, undefined, params);
+}
+
+function idOf(
+  experiment: string,
+  group: string | undefined,
+  metric: Metric | undefined,
+  params: RowParams,
+): string {
   const seg = (k: keyof RowParams): string | undefined => {
-    const v = row.params[k];
+    const v = params[k];
     if (v === undefined) return undefined;
     return (PARAM_SEGMENTS[k] as (x: unknown) => string | undefined)(v);
   };
   const keys = Object.keys(PARAM_SEGMENTS) as (keyof RowParams)[];
   const parts = [
     experiment,
-    row.group,
+    group,
     ...LEADING.map(seg),
-    row.metric,
+    metric,
     ...keys.filter((k) => !LEADING.includes(k)).map(seg),
   ];
   return parts.filter((p): p is string => p !== undefined).join('.');
