@@ -158,7 +158,39 @@ export const GUESTS = [
     hostComparable: false,
     kernelProgram: true,
   },
-  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
+  {
+    name: 'echo-server',
+    dir: 'examples',
+    includes: ['skybridge'],
+    description:
+      'scenario example: a SkyBridge server whose echo_handler adds one, or upper-cases bytes copied in from the shared buffer',
+    hostComparable: false,
+    kernelProgram: true,
+  },  {
+    name: 'echo-client',
+    dir: 'examples',
+    includes: ['skybridge'],
+    description:
+      'scenario example: calls the echo server (argv[1]: its id) with numbers, then a message through the shared buffer',
+    hostComparable: false,
+    kernelProgram: true,
+  },  {
+    name: 'relay-server',
+    dir: 'examples',
+    includes: ['skybridge'],
+    description:
+      'scenario example: the middle of a chain; relay_handler calls the server next_server names and adds one',
+    hostComparable: false,
+    kernelProgram: true,
+  },  {
+    name: 'hostile-client',
+    dir: 'examples',
+    includes: ['skybridge'],
+    description:
+      'scenario example: a client that forges landings, guesses keys, then jumps into the trampoline, VMFUNCs to a view it lacks, or writes its binding record',
+    hostComparable: false,
+    kernelProgram: true,
+  },  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
   fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
   fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),

@@ -122,6 +122,9 @@ export class Core {
     return !this.nonRoot ? Mode.VmxRoot : this.cpl === 3 ? Mode.User : Mode.Kernel;
   }
 
+  /** The owner user mode counts as in its own view (set by the kernel on its way out). */
+  userOwner = 0;
+
   /** Says who is running from now on, for the counters (and cache-line ownership). */
   setOwner(owner: number): void {
     this.owner = owner;

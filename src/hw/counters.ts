@@ -223,6 +223,10 @@ export const C = Object.fromEntries(COUNTERS.map((c, i) => [c.key, i])) as {
 
 /** Who software says is running; 0 is "machine" (boot, unattributed). */
 export class OwnerRegistry {
+  /** EPTP → the owner whose address space that EPT view shows (SkyBridge's server views):
+   *  user code after a VMFUNC counts as that owner's. Attribution only; it changes nothing
+   *  the machine does. */
+  readonly byView = new Map<number, number>();
   private readonly names: string[] = ['machine'];
   private readonly ids = new Map<string, number>([['machine', 0]]);
 

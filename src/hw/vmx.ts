@@ -51,6 +51,8 @@ export function vmfunc(core: Core, rip: number): void {
   core.ctr[C.vmfuncs]++;
   core.rip = rip + ENC.vmfunc.length;
   core.retire(core.profile.ops.vmfunc);
+  // User code in a server's view counts as the server's (attribution only).
+  if (core.cpl === 3) core.setOwner(core.env.owners.byView.get(v.eptp) ?? core.userOwner);
   core.env.trace.emit(core.id, core.cycles, 'vmfunc', `EPTP[${ecx}] = ${hex(v.eptp)}`);
 }
 

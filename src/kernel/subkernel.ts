@@ -138,6 +138,8 @@ export class Subkernel {
   private readonly kernelStackTop: number[] = [];
   private idtBase = 0;
   private readonly slices = new Map<Thread, number>();
+  /** Per core: the thread whose SSE registers the core holds. */
+  private readonly fpuOwner: (Thread | null)[] = [];
   private readonly bodies = new Map<Thread, ProgramBody>();
   private nextAsid = 1;
   private nextThreadId = 1;
@@ -535,10 +537,37 @@ export class Subkernel {
     movToCr3(core, this.paths.switchCr3, BigInt(want) | (this.config.pcid ? NO_FLUSH : 0n));
   }
 
+  /**
+   * Gives `u` its own SSE registers: the ones in the core belong to the last thread that ran
+   * machine code on it, and are kept with that thread when another comes. The copy is not
+   * charged here: kernels switch FPU state lazily (seL4, Fiasco.OC: on the first use after a
+   * switch) or eagerly (Zircon, whose personality charges its XSAVES/XRSTORS); without it a
+   * thread preempted inside an SSE loop would resume with another's registers.
+   */
+  private switchFpu(core: Core, u: Thread): void {
+    const owner = this.fpuOwner[core.id] ?? null;
+    if (owner === u || !u.machineCode) return;
+    const cpu = this.machine.cpus[core.id]!;
+    if (owner !== null) {
+      owner.fpu ??= new Int32Array(65);
+      owner.fpu.set(cpu.xmm);
+      owner.fpu[64] = cpu.mxcsr;
+    }
+    if (u.fpu === null) {
+      cpu.xmm.fill(0);
+      cpu.mxcsr = 0x1f80;
+    } else {
+      cpu.xmm.set(u.fpu.subarray(0, 64));
+      cpu.mxcsr = u.fpu[64]!;
+    }
+    this.fpuOwner[core.id] = u;
+  }
+
   /** The exit path to `u`: restores its registers from its TCB and returns to user mode
    *  with SYSRET (after a system call or at first run) or IRETQ (after an interrupt). */
   leaveTo(core: Core, u: Thread): void {
     this.switchTo(core, u);
+    this.switchFpu(core, u);
     for (const x of this.extensions) x.beforeExit(this, core, u);
     const P = this.paths;
     core.exec(P.exit.at, P.exit.bytes, P.exit.instructions);
@@ -576,7 +605,12 @@ export class Subkernel {
       sysret(core, P.sysret);
     }
     u.state = ThreadState.Running;
-    core.setOwner(u.process.owner);
+    core.userOwner = u.process.owner;
+    // A thread resumed inside a server's view counts as that server (attribution only).
+    const eptp = core.vmcs?.eptp;
+    core.setOwner(
+      (eptp === undefined ? undefined : this.machine.owners.byView.get(eptp)) ?? u.process.owner,
+    );
   }
 
   // ---- Running ---------------------------------------------------------------------------

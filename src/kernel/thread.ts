@@ -43,6 +43,8 @@ export class Thread {
   exitReason = '';
   /** Its user mode is machine code run by the core's interpreter (not a TypeScript body). */
   machineCode = false;
+  /** The thread's SSE state (XMM0-15, then MXCSR) while another thread's is in the core. */
+  fpu: Int32Array | null = null;
   /** Cycle (on the clock of the core that made it ready) at which the thread became ready:
    *  another core cannot see it in its queue before that moment. */
   readyAt = 0;

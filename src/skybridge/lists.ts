@@ -183,6 +183,7 @@ export class EptpLists {
     const eptp = k.hypercall(core, Hypercall.EptpValue, view);
     if (eptp < 0) throw new Error(`EptpValue failed: ${eptp}`);
     e = { server: s, view, eptp, tagGpa };
+    k.machine.owners.byView.set(eptp, s.process.owner);
     this.views.set(key, e);
     return e;
   }

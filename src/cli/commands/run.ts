@@ -1,8 +1,11 @@
 // `skybridge run PROGRAM [args...]`: runs a static x86-64 Linux executable on the simulated
 // machine under one of the Subkernels. The program's output is passed through byte for byte;
 // what the machine measured follows on stderr (or everything as one JSON document).
+// `skybridge run SCENARIO.yaml` (decided by the extension) runs a scenario: scenario.ts.
 
-import type { Command } from 'commander';
+import { Command } from 'commander';
+import { isScenarioFile } from '../../experiments/scenario.ts';
+import { scenarioOutput } from './scenario.ts';
 import Table from 'cli-table3';
 import { readInput } from '../../binary/file-io.ts';
 import { ElfFormatError } from '../../binary/errors.ts';
@@ -128,13 +131,14 @@ function summary(kernel: RunKernel, r: RunResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-function runCommand(file: string, args: string[], o: RunFlags): void {
+function runCommand(file: string, args: string[], o: RunFlags, cmd: Command): void {
   const kernel = kernelOf(o.kernel);
   const maxInstructions =
     o.maxInstructions === undefined
       ? undefined
       : integer('--max-instructions', o.maxInstructions, 1);
   const seed = o.seed === undefined ? 1 : integer('--seed', o.seed, -Infinity);
+  if (isScenarioFile(file)) return runScenarioFile(file, args, o, cmd);
   const profile = o.profile ? loadProfile(o.profile) : SKYLAKE;
   const bytes = readInput(file);
   let r: RunResult;
@@ -177,27 +181,88 @@ function runCommand(file: string, args: string[], o: RunFlags): void {
   if (r.exit.kind === 'exited') process.exitCode = r.exit.status;
 }
 
-export function registerRunCommand(program: Command): void {
-  // Options after PROGRAM belong to the program (`skybridge run --json ./a -v`); commander
-  // needs positional options on the parent for that.
-  program.enablePositionalOptions();
-  program
-    .command('run')
-    .description(
-      'run a static x86-64 Linux executable on the simulated machine under a Subkernel; exit with its status',
-    )
-    .argument('<program>', 'the ELF file (static, not PIE); it is also argv[0]')
-    .argument('[args...]', 'its arguments (options after PROGRAM are passed to it)')
+/**
+ * A scenario takes no arguments, so options after its file are run's own
+ * (`run examples/echo.yaml --json`). Only options given explicitly override the file.
+ */
+function runScenarioFile(file: string, args: string[], first: RunFlags, cmd: Command): void {
+  const after = withRunOptions(new Command('run'))
+    .allowExcessArguments()
+    .exitOverride()
+    .parse(args, { from: 'user' });
+  const later = after.opts<RunFlags>();
+  const given = (k: keyof RunFlags): boolean =>
+    cmd.getOptionValueSource(k) === 'cli' || after.getOptionValueSource(k) === 'cli';
+  const pick = <K extends keyof RunFlags>(k: K): RunFlags[K] =>
+    after.getOptionValueSource(k) === 'cli' ? later[k] : first[k];
+  const [seed, max, kpti, profile, json] = [
+    pick('seed'),
+    pick('maxInstructions'),
+    pick('kpti'),
+    pick('profile'),
+    pick('json'),
+  ];
+  const out = scenarioOutput(
+    file,
+    after.args,
+    {
+      ...(given('kernel') && { kernel: kernelOf(pick('kernel')) }),
+      ...(seed !== undefined && { seed: integer('--seed', seed, -Infinity) }),
+      ...(max !== undefined && { maxInstructions: integer('--max-instructions', max, 1) }),
+      ...(kpti !== undefined && { kpti }),
+      ...(given('pcid') && { pcid: pick('pcid') }),
+      ...(profile !== undefined && { profile }),
+      ...(json !== undefined && { json }),
+    },
+    describeFault,
+  );
+  // Written only once complete: a run that fails leaves no partial output.
+  process.stdout.write(out);
+}
+
+/** run's options, on the command and again for what follows a scenario file. */
+function withRunOptions(c: Command): Command {
+  return c
     .option('--kernel <name>', `the Subkernel: ${Object.keys(RUN_KERNELS).join(', ')}`, 'sel4')
-    .option('--max-instructions <n>', 'stop the program after this many user instructions')
-    .option('--seed <n>', 'seed of AT_RANDOM and getrandom (default 1)')
+    .option(
+      '--max-instructions <n>',
+      'stop the program after this many user instructions (a scenario: per thread)',
+    )
+    .option(
+      '--seed <n>',
+      "seed of AT_RANDOM and getrandom, and of a scenario's calling keys (default 1)",
+    )
     .option(
       '--profile <file>',
       'a CPU profile (YAML or JSON) merged over the default Skylake profile',
     )
     .option('--kpti', 'kernel page-table isolation')
     .option('--no-pcid', 'no PCIDs: every address-space switch flushes the TLB')
-    .option('--json', 'print { exit, stdout, stderr, cycles, instructions, counters, warnings }')
-    .passThroughOptions()
-    .action(runCommand);
+    .option(
+      '--json',
+      'print { exit, stdout, stderr, cycles, instructions, counters, warnings } (a scenario: its own document)',
+    );
+}
+
+export function registerRunCommand(program: Command): void {
+  // Options after PROGRAM belong to the program (`skybridge run --json ./a -v`); commander
+  // needs positional options on the parent for that.
+  program.enablePositionalOptions();
+  const run = program
+    .command('run')
+    .description(
+      'run a static x86-64 Linux executable on the simulated machine under a Subkernel; exit with its status. ' +
+        'A file ending in .yaml or .yml is a scenario instead (processes, SkyBridge servers and bindings: docs/scenarios.md); ' +
+        'options given with it override what it says',
+    )
+    .argument(
+      '<program>',
+      'the ELF file (static, not PIE; it is also argv[0]), or a scenario (.yaml/.yml)',
+    )
+    .argument(
+      '[args...]',
+      "its arguments (options after PROGRAM are passed to it; after a scenario they are run's)",
+    )
+    .passThroughOptions();
+  withRunOptions(run).action(runCommand);
 }
