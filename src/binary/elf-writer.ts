@@ -49,6 +49,10 @@ export interface AppendPlan {
   phdrOffset: number;
   phdrVaddr: bigint;
   phdrCount: number;
+  /** Read-only data after the table, in the same segment (new unwind tables). */
+  dataOffset: number;
+  dataVaddr: bigint;
+  dataSize: number;
   codeOffset: number;
   codeVaddr: bigint;
   /** The new code must end at or below this address. */
@@ -70,9 +74,10 @@ function hex(v: bigint): string {
 
 /**
  * Where the new program header table and the new code will live; `extraPhdrs` more entries
- * (the pieces a split segment adds, nx-pages.ts) are reserved.
+ * (the pieces a split segment adds, nx-pages.ts) and `dataSize` bytes of read-only data after
+ * the table are reserved.
  */
-export function planAppend(elf: ElfFile, extraPhdrs = 0): AppendPlan {
+export function planAppend(elf: ElfFile, extraPhdrs = 0, dataSize = 0): AppendPlan {
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD);
   if (loads.length === 0)
     throw new ElfFormatError('no PT_LOAD segment: not an executable or shared object');
@@ -93,7 +98,8 @@ export function planAppend(elf: ElfFile, extraPhdrs = 0): AppendPlan {
     }
   }
   const phdrCount = elf.header.phnum + 2 + extraPhdrs;
-  const phdrPages = alignUp(BigInt(phdrCount * PHDR_SIZE), PAGE);
+  const dataAt = alignUp(BigInt(phdrCount * PHDR_SIZE), 8n);
+  const phdrPages = alignUp(dataAt + BigInt(dataSize), PAGE);
   if (phdrVaddr + phdrPages + PAGE > limit)
     throw new ElfFormatError(
       `no room for a new segment: the segments end at ${hex(maxEnd)}, too close to ${hex(limit)}`,
@@ -102,6 +108,9 @@ export function planAppend(elf: ElfFile, extraPhdrs = 0): AppendPlan {
     phdrOffset: Number(phdrOffset),
     phdrVaddr,
     phdrCount,
+    dataOffset: Number(phdrOffset + dataAt),
+    dataVaddr: phdrVaddr + dataAt,
+    dataSize,
     codeOffset: Number(phdrOffset + phdrPages),
     codeVaddr: phdrVaddr + phdrPages,
     limit,
@@ -132,6 +141,12 @@ function putShdr(v: DataView, o: number, s: Omit<SectionHeader, 'index' | 'name'
   v.setBigUint64(o + 56, s.entsize, true);
 }
 
+/** Besides code: data after the new table, and program headers replaced by index. */
+export interface AppendExtra {
+  data?: Uint8Array;
+  replace?: { index: number; piece: Omit<ProgramHeader, 'index'> }[];
+}
+
 /** The new file: patched original, new PHDR table, new code, new .shstrtab and SHDR table. */
 export function writeWithCodeSegment(
   elf: ElfFile,
@@ -139,6 +154,7 @@ export function writeWithCodeSegment(
   code: Uint8Array,
   plan: AppendPlan,
   splits: SegmentSplit[] = [],
+  more: AppendExtra = {},
 ): Uint8Array {
   const h = elf.header;
   if (plan.codeVaddr + BigInt(code.length) > plan.limit)
@@ -152,7 +168,10 @@ export function writeWithCodeSegment(
   const phdrCount = h.phnum + 1 + (hasCode ? 1 : 0) + extra;
   if (phdrCount > plan.phdrCount) throw new Error('internal: more program headers than planned');
   const phdrSize = phdrCount * PHDR_SIZE;
-  const codeEnd = hasCode ? plan.codeOffset + code.length : plan.phdrOffset + phdrSize;
+  const data = more.data ?? new Uint8Array(0);
+  if (data.length > plan.dataSize) throw new Error('internal: more data than planned');
+  const tableEnd = data.length > 0 ? plan.dataOffset + data.length : plan.phdrOffset + phdrSize;
+  const codeEnd = hasCode ? plan.codeOffset + code.length : tableEnd;
   const hasSections = elf.sections.length > 0 && hasCode;
   const oldStr = hasSections ? elf.sections[h.shstrndx] : undefined;
   const name = new TextEncoder().encode(`${NEW_SECTION_NAME}\0`);
@@ -172,9 +191,12 @@ export function writeWithCodeSegment(
     putPhdr(v, o, p);
     o += PHDR_SIZE;
   };
+  const replaced = new Map((more.replace ?? []).map((r) => [r.index, r.piece]));
   elf.programHeaders.forEach((p, k) => {
     const split = pieces.get(p.index);
+    const other = replaced.get(p.index);
     if (split) split.forEach(put);
+    else if (other) put(other);
     else if (p.type === PT_PHDR) {
       const size = BigInt(phdrSize);
       put({
@@ -187,7 +209,7 @@ export function writeWithCodeSegment(
       });
     } else put(p);
     if (k === lastLoad) {
-      const size = BigInt(phdrSize);
+      const size = BigInt(tableEnd - plan.phdrOffset);
       put({
         type: PT_LOAD,
         flags: PF_R,
@@ -213,6 +235,7 @@ export function writeWithCodeSegment(
     }
   });
   if (hasCode) out.set(code, plan.codeOffset);
+  if (data.length > 0) out.set(data, plan.dataOffset);
   v.setBigUint64(32, BigInt(plan.phdrOffset), true); // e_phoff
   v.setUint16(56, phdrCount, true); // e_phnum
 

@@ -1,8 +1,8 @@
-// Data in executable segments (README.md, "Data in executable segments"): an executable
-// PT_LOAD holding a `data` occurrence is split at page boundaries so that every page with no
-// byte of code loses execute permission; the data stays where it is, unchanged and readable.
-// A page holding both code and such an occurrence cannot lose execute without moving its
-// code out, which is not done: the rewrite is refused and says which page and code.
+// Data in executable segments (README.md, "Data is never changed"): an executable PT_LOAD
+// holding a `data` occurrence is split at page boundaries so that every page with no byte of
+// live code loses execute permission; the data stays where it is, unchanged and readable.
+// A page holding both code and such an occurrence loses execute only if its code was moved
+// out (evacuate.ts): the caller says which pages those are.
 import type { Chunk, SegmentMap } from './code-map.ts';
 import { PF_X, PT_LOAD, type ElfHeaders, type ProgramHeader } from './elf-types.ts';
 import type { Occurrence } from './occurrence.ts';
@@ -31,6 +31,13 @@ function codePages(m: SegmentMap): Set<bigint> {
   const out = new Set<bigint>();
   for (const c of m.chunks)
     if (c.kind === 'code') for (let p = pageOf(c.start); p < c.end; p += PAGE) out.add(p);
+  return out;
+}
+
+/** Pages with code that still runs there: not moved out. */
+function livePages(m: SegmentMap, evacuated: Set<bigint>): Set<bigint> {
+  const out = codePages(m);
+  for (const p of evacuated) out.delete(p);
   return out;
 }
 
@@ -69,21 +76,35 @@ function pieces(seg: ProgramHeader, exec: (page: bigint) => boolean): Piece[] {
   return out;
 }
 
+/** The pages holding a byte of a `data` occurrence and a byte of code: their code must move. */
+export function sharedCodePages(maps: SegmentMap[], data: Occurrence[]): bigint[] {
+  const out = new Set<bigint>();
+  for (const m of maps) {
+    const code = codePages(m);
+    for (const o of data)
+      for (const page of [pageOf(o.address), pageOf(o.address + 2n)])
+        if (code.has(page)) out.add(page);
+  }
+  return [...out].sort((a, b) => (a < b ? -1 : 1));
+}
+
 /**
  * The splits that take every `data` occurrence out of executable memory, or why not: a page
- * holding one also holds code, or is shared with another segment.
+ * holding one also holds code that is not moved out (`evacuated`), or is shared with another
+ * segment.
  */
 export function planSplits(
   elf: ElfHeaders,
   maps: SegmentMap[],
   data: Occurrence[],
+  evacuated: Set<bigint> = new Set(),
 ): SegmentSplit[] | { reason: string; occurrences: Occurrence[] } {
   const out: SegmentSplit[] = [];
   for (const m of maps) {
     const seg = m.segment;
     const mine = data.filter((o) => o.address >= seg.vaddr && o.address < seg.vaddr + seg.filesz);
     if (mine.length === 0) continue;
-    const code = codePages(m);
+    const code = livePages(m, evacuated);
     // A page another segment also maps keeps its permissions (the loader maps it whole).
     const shared = new Set<bigint>();
     const [lo, hi] = [pageOf(seg.vaddr), pageOf(seg.vaddr + seg.memsz - 1n)];
@@ -97,7 +118,7 @@ export function planSplits(
       for (const page of new Set([pageOf(o.address), pageOf(o.address + 2n)])) {
         if (!exec(page)) continue;
         const why = code.has(page)
-          ? `also holds code (${codeNear(m, page, o.address)}); moving a page's code out is not supported`
+          ? `also holds code (${codeNear(m, page, o.address)}), which is not moved out`
           : 'is shared with another segment';
         return {
           reason: `the page ${hex(page)} holding data at ${hex(o.address)} ${why}`,
@@ -120,19 +141,20 @@ export function planSplits(
 /**
  * Checks a written split against the input: each split segment is replaced by PT_LOADs that
  * cover it exactly, with its file mapping, and its flags or its flags without execute, the
- * latter only on pages with no code. Returns the problems found.
+ * latter only on pages with no code that still runs there. Returns the problems found.
  */
 export function checkSplits(
   before: ElfHeaders,
   maps: SegmentMap[],
   after: ElfHeaders,
   splits: SegmentSplit[],
+  evacuated: Set<bigint> = new Set(),
 ): string[] {
   const problems: string[] = [];
   for (const s of splits) {
     const seg = before.programHeaders[s.index];
     const m = maps.find((x) => x.segment.index === s.index)!;
-    const code = codePages(m);
+    const code = livePages(m, evacuated);
     const got = after.programHeaders.filter(
       (p) => p.type === PT_LOAD && p.vaddr >= seg.vaddr && p.vaddr < seg.vaddr + seg.memsz,
     );

@@ -1,11 +1,14 @@
 // The last step of a rewrite: the output must parse, be shown equivalent edit by edit
-// (verify.ts), have its split segments as planned (nx-pages.ts) and re-scan clean, new
-// segment included. Then each moved run's `after` text is read back from the output.
+// (verify.ts), have its split segments as planned (nx-pages.ts) and the code moved off pages
+// as planned (evacuate-check.ts), and re-scan clean, new segment included. Then each moved
+// run's `after` text is read back from the output.
 import type { ElfScan } from './scanner.ts';
 import { readElf } from './elf-reader.ts';
 import { isExecutableLoad, type ElfFile } from './elf-types.ts';
 import { Decoder, DecoderOptions, Formatter, FormatterSyntax } from './iced.ts';
 import { checkSplits, type SegmentSplit } from './nx-pages.ts';
+import type { Evacuation } from './evacuate.ts';
+import { verifyEvacuation } from './evacuate-check.ts';
 import type { Occurrence } from './occurrence.ts';
 import type { Relocation } from './relocate.ts';
 import { scanParsedElf } from './scanner.ts';
@@ -15,7 +18,10 @@ import { verifyEdits, type EditRecord } from './verify.ts';
 export type Finished =
   { ok: true; after: ElfScan } | { ok: false; reason: string; occurrences: Occurrence[] };
 
-/** Checks the output; fills in `after` of each change in `relocations`. */
+/**
+ * Checks the output; fills in `after` of each change in `relocations`. `evacuated`: code
+ * moved off pages by delta (evacuate.ts), checked by evacuate-check.ts.
+ */
 export function finish(
   elf: ElfFile,
   scan: ElfScan,
@@ -23,6 +29,7 @@ export function finish(
   record: EditRecord,
   splits: SegmentSplit[],
   relocations: Map<{ after: string[] }, Relocation[]>,
+  evacuated?: { ev: Evacuation; delta: bigint },
 ): Finished {
   let outElf: ElfFile;
   try {
@@ -37,9 +44,11 @@ export function finish(
     );
     return seg ? Number(seg.offset + (addr - seg.vaddr)) : undefined;
   };
+  const pages = new Set(evacuated?.ev.pages ?? []);
   const problems = [
     ...verifyEdits(elf, out, record, toFile),
-    ...checkSplits(elf, scan.maps, outElf, splits),
+    ...checkSplits(elf, scan.maps, outElf, splits, pages),
+    ...(evacuated ? verifyEvacuation(elf, scan.maps, outElf, evacuated.ev, evacuated.delta) : []),
   ];
   if (problems.length > 0)
     return {

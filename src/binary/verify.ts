@@ -31,6 +31,8 @@ export interface EditRecord {
   moved: Relocation[];
   /** Known branch targets, when some edit depended on them (nop-shift). */
   targets?: Set<bigint>;
+  /** Edits shown correct elsewhere (evacuate-check.ts): only their place is recorded here. */
+  other?: { fileOffset: number; bytes: Uint8Array }[];
 }
 
 const MASK64 = (1n << 64n) - 1n;
@@ -248,6 +250,7 @@ export function verifyEdits(
   mark(40, 8); // e_shoff
   mark(56, 2); // e_phnum
   mark(60, 2); // e_shnum
+  for (const p of rec.other ?? []) mark(p.fileOffset, p.bytes.length);
   const fmtr = new Formatter(FormatterSyntax.Gas);
   fmtr.ripRelativeAddresses = false; // absolute addresses: same text means same target
   const fmt = (x: IcedInstruction): string => fmtr.format(x);

@@ -24,12 +24,28 @@ export const FIXTURES = [
   'nopshift',
   'bigbss',
   'noseparate',
+  'shared-page',
+  'shared-page-switch',
 ] as const;
 export type FixtureName = (typeof FIXTURES)[number];
 
-// Linker options beyond gcc's defaults (Debian's ld separates code by default).
-const LINK: Partial<Record<FixtureName, string[]>> = {
+// Options beyond gcc's defaults (Debian's ld separates code by default). shared-page keeps
+// its functions in source order (-fno-toplevel-reorder) so that the last ones share a page
+// with .rodata, gets unwind tables with cleanups (-fexceptions) and exports its functions.
+const SHARED_PAGE = [
+  '-fno-toplevel-reorder',
+  '-fexceptions',
+  '-rdynamic',
+  '-Wl,-z,noseparate-code',
+];
+const FLAGS: Partial<Record<FixtureName, string[]>> = {
   noseparate: ['-Wl,-z,noseparate-code'],
+  'shared-page': SHARED_PAGE,
+  'shared-page-switch': [...SHARED_PAGE, '-DJUMP_TABLE'],
+};
+const SOURCE: Partial<Record<FixtureName, string>> = {
+  spanning: 'spanning.S',
+  'shared-page-switch': 'shared-page.c',
 };
 
 export function tempDir(): string {
@@ -41,9 +57,9 @@ export function tempDir(): string {
 export function fixture(name: FixtureName): string {
   const got = built.get(name);
   if (got) return got;
-  const src = name === 'spanning' ? `${name}.S` : `${name}.c`;
+  const src = SOURCE[name] ?? `${name}.c`;
   const out = join(tempDir(), name);
-  execFileSync('gcc', ['-O1', ...(LINK[name] ?? []), '-o', out, join(here, src)], {
+  execFileSync('gcc', ['-O1', ...(FLAGS[name] ?? []), '-o', out, join(here, src)], {
     stdio: 'pipe',
   });
   built.set(name, out);

@@ -1,7 +1,8 @@
 // The fuzz target over reader, scanner and rewriter, shared by test/binary/fuzz.test.ts (a few
 // thousand mutants) and bench/binary.bench.ts (100 k and more). A mutant is a valid fixture
 // with 1-3 mutations: an ELF, program or section header field or a symbol field set to an
-// absurd or boundary value, random bytes in the header tables, a truncation. The properties:
+// absurd or boundary value, random bytes in the header tables or in the dynamic, relocation
+// and unwind tables, a truncation. The properties:
 // - nothing throws except our typed errors (src/binary/errors.ts), and only where documented;
 // - a streamed scan (headers and segments read range by range, as scanFile does) finds
 //   exactly what the in-memory scan finds;
@@ -43,6 +44,7 @@ export const FUZZ_BASES = [
   'store-disp',
   'data-in-text',
   'noseparate',
+  'shared-page',
 ] as const;
 
 type Field = [offset: number, width: 1 | 2 | 4 | 8];
@@ -99,9 +101,22 @@ export interface Base {
   name: string;
   bytes: Uint8Array;
   fields: Field[];
-  /** End of the ELF header and program header table, and the section header table's range. */
+  /**
+   * End of the ELF header and program header table, the section header table's range, and
+   * the tables moving code off a page reads (evacuate.ts): dynamic section, relocations,
+   * .dynsym, unwind tables.
+   */
   regions: [number, number][];
 }
+
+const READ_TABLES = new Set([
+  '.dynamic',
+  '.rela.dyn',
+  '.dynsym',
+  '.eh_frame_hdr',
+  '.eh_frame',
+  '.gcc_except_table',
+]);
 
 export function base(name: string, bytes: Uint8Array): Base {
   const elf = readElf(bytes);
@@ -114,6 +129,9 @@ export function base(name: string, bytes: Uint8Array): Base {
     regions: [
       [0, ph + elf.header.phnum * 56],
       [sh, sh + elf.header.shnum * 64],
+      ...elf.sections
+        .filter((s) => READ_TABLES.has(s.name) && s.size > 0n)
+        .map((s): [number, number] => [Number(s.offset), Number(s.offset + s.size)]),
     ],
   };
 }

@@ -1,7 +1,8 @@
 // Data in executable segments: a gcc program linked with -z noseparate-code holds the bytes
 // in .rodata (inside its R+X segment) and in code. The rewrite splits the segment so that the
 // pages holding only data lose execute, moves the code, and the result loads and runs; a page
-// holding both code and such data is refused.
+// holding both code that cannot move (the PLT) and such data is refused (pages whose code can
+// move: shared-page.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -65,13 +66,13 @@ test('noseparate: .rodata pages lose execute, the code is moved, the program run
   assert.equal(run(out, ['perms']).stdout, 'r--p\nr-xp\n');
 });
 
-test('data sharing a page with code is refused, naming the page and the code', () => {
+test('data on a page with code that cannot move (the PLT) is refused, naming the page and why', () => {
   const r = rewriteElf(fixtureBytes('data-in-text'));
   assert.equal(r.kind, 'refused');
   if (r.kind !== 'refused') return;
   assert.match(
     r.reason,
-    /^the page 0x1000 holding data at 0x[0-9a-f]+ also holds code \(\.text \(.*\)\); moving a page's code out is not supported; data is never changed/,
+    /^the page\(s\) 0x1000 holding data at 0x[0-9a-f]+ also hold code, which cannot be moved out: PLT code at 0x[0-9a-f]+ \(\.plt\) would have to move \(lazy binding keeps the addresses of PLT entries in \.got\.plt without relocations\); data is never changed/,
   );
   assert.deepEqual(
     r.occurrences.map((o) => o.kind),

@@ -183,13 +183,13 @@ function rewriteCommand(input: string, opts: RewriteOpts, cmd: Command): void {
             : `${input}: clean, copied unchanged to ${output}\n`,
         );
       return;
-    case 'rewritten':
+    case 'rewritten': {
       writeOutputAtomically(output, r.bytes, file.mode);
       if (opts.json) {
-        const { changes, nonExecutable } = r;
+        const { changes, nonExecutable, evacuated } = r;
         const remaining = r.after.occurrences.length;
         process.stdout.write(
-          `${toJson({ input, output: shown, changes, nonExecutable, remaining })}\n`,
+          `${toJson({ input, output: shown, changes, nonExecutable, evacuated, remaining })}\n`,
         );
         return;
       }
@@ -205,13 +205,21 @@ function rewriteCommand(input: string, opts: RewriteOpts, cmd: Command): void {
             `  ${style.yellow('warning')}: rewritten as code, but may be data (${c.possiblyData}); --strict refuses this\n`,
           );
       }
-      for (const n of r.nonExecutable)
+      const ev = r.evacuated;
+      if (ev)
         process.stdout.write(
-          `${hex(n.start)}-${hex(n.end)} ${style.cyan('non-executable')}: no code; data with 0F 01 D4 at ${n.occurrences.map(hex).join(', ') || '-'}\n`,
+          `${hex(ev.start)}-${hex(ev.end)} ${style.cyan('moved')} to ${hex(ev.movedTo)}: the code of page(s) ${ev.pages.map(hex).join(', ')}; ${ev.codeReferences} branch(es)/pointer(s) in code, ${ev.loaderReferences} loader field(s) re-pointed, ${ev.unwindEntries} FDE(s) copied\n`,
         );
+      for (const n of r.nonExecutable) {
+        const moved = ev?.pages.some((p) => p >= n.start && p < n.end);
+        process.stdout.write(
+          `${hex(n.start)}-${hex(n.end)} ${style.cyan('non-executable')}: ${moved ? 'code moved out' : 'no code'}; data with 0F 01 D4 at ${n.occurrences.map(hex).join(', ') || '-'}\n`,
+        );
+      }
       process.stdout.write(
-        `${input}: ${r.changes.length} change(s), ${r.nonExecutable.length} range(s) made non-executable; ${shown} re-scanned: ${style.green('clean')}\n`,
+        `${input}: ${r.changes.length} change(s), ${r.nonExecutable.length} range(s) made non-executable${ev ? `, code moved off ${ev.pages.length} page(s)` : ''}; ${shown} re-scanned: ${style.green('clean')}\n`,
       );
+    }
   }
 }
 
