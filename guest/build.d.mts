@@ -19,6 +19,12 @@ export interface Guest {
   sse?: boolean;
   /** Links the SQLite amalgamation (build/sqlite) and guest/sqlite's OS layer. */
   sqlite?: boolean;
+  /** Other guest/ folders whose headers it includes (-I, and part of its hash). */
+  includes?: string[];
+  /** Other sources it links, as paths under guest/. */
+  extra?: string[];
+  /** SkyBridge's trampoline: assembly alone, linked at the address the kernel maps it at. */
+  trampoline?: boolean;
 }
 export const GUESTS: readonly Guest[];
 export const CFLAGS: readonly string[];

@@ -152,12 +152,30 @@ export const GUESTS = [
   {
     name: 'storage',
     dir: 'storage',
-    includes: ['sel4', 'fiasco', 'zircon', 'skybridge'],
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge', 'fs'],
+    extra: ['fs/libxv6fs.c'],
     description:
       'the storage stack: a RAM-disk server and clients, over SkyBridge or each kernel’s own IPC (rpc.h)',
     hostComparable: false,
     kernelProgram: true,
   },
+  {
+    name: 'ycsb-sqlite',
+    dir: 'storage',
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge', 'sqlite', 'ycsb'],
+    extra: ['sqlite/libsqlite-os.c', 'storage/fsclient.c', 'ycsb/libycsb.c'],
+    description:
+      'YCSB on SQLite over the file-system server (the storage stack’s client): load, run, integrity check',
+    hostComparable: false,
+    kernelProgram: true,
+    sqlite: true,
+    sse: true,
+  },
+  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
+  fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
+  fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
+  fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),
+  fault('forever', 'prints one line, then spins without syscalls: needs a budget', 'hang'),
   {
     name: 'echo-server',
     dir: 'examples',
@@ -166,7 +184,8 @@ export const GUESTS = [
       'scenario example: a SkyBridge server whose echo_handler adds one, or upper-cases bytes copied in from the shared buffer',
     hostComparable: false,
     kernelProgram: true,
-  },  {
+  },
+  {
     name: 'echo-client',
     dir: 'examples',
     includes: ['skybridge'],
@@ -174,7 +193,8 @@ export const GUESTS = [
       'scenario example: calls the echo server (argv[1]: its id) with numbers, then a message through the shared buffer',
     hostComparable: false,
     kernelProgram: true,
-  },  {
+  },
+  {
     name: 'relay-server',
     dir: 'examples',
     includes: ['skybridge'],
@@ -182,7 +202,8 @@ export const GUESTS = [
       'scenario example: the middle of a chain; relay_handler calls the server next_server names and adds one',
     hostComparable: false,
     kernelProgram: true,
-  },  {
+  },
+  {
     name: 'hostile-client',
     dir: 'examples',
     includes: ['skybridge'],
@@ -190,14 +211,7 @@ export const GUESTS = [
       'scenario example: a client that forges landings, guesses keys, then jumps into the trampoline, VMFUNCs to a view it lacks, or writes its binding record',
     hostComparable: false,
     kernelProgram: true,
-  },  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
-  fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
-  fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
-  fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),
-  fault('forever', 'prints one line, then spins without syscalls: needs a budget', 'hang'),
-
-
-
+  },
 
 ];
 
@@ -248,7 +262,9 @@ function sourcesOf(name) {
       shared.push(join(GUEST_DIR, other, f));
   if (GUESTS.find((g) => g.name === name)?.trampoline)
     return { own: [own], libc: shared.filter((f) => f.endsWith('.h')) };
-  return { own: [own], libc: [...libc, ...shared] };
+  // Sources of other folders a program links (`extra`: paths under guest/).
+  const extra = (GUESTS.find((g) => g.name === name)?.extra ?? []).map((f) => join(GUEST_DIR, f));
+  return { own: [own, ...extra], libc: [...libc, ...shared] };
 }
 
 function inputHash(name, version) {

@@ -167,11 +167,19 @@ static int vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *ou
   return SQLITE_OK;
 }
 
+/* The two things SQLite asks of the operating system beyond files: random bytes and the
+   time. Linux's calls by default; a program on a microkernel's own system calls (the storage
+   stack's client) defines these itself, and the linker takes its definitions. */
+__attribute__((weak)) long sqlite_os_random(void *buf, size_t n) { return getrandom(buf, n, 0); }
+__attribute__((weak)) int sqlite_os_realtime(struct timespec *ts) {
+  return clock_gettime(CLOCK_REALTIME, ts);
+}
+
 /* getrandom(2); if the kernel has none (-ENOSYS), the rest stays as SQLite passed it. */
 static int vfs_randomness(sqlite3_vfs *vfs, int n, char *out) {
   (void)vfs;
   for (int done = 0; done < n;) {
-    long got = getrandom(out + done, (size_t)(n - done), 0);
+    long got = sqlite_os_random(out + done, (size_t)(n - done));
     if (got <= 0) break;
     done += (int)got;
   }
@@ -189,7 +197,7 @@ static int vfs_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *now) {
   (void)vfs;
   static const sqlite3_int64 unix_epoch = 24405875 * (sqlite3_int64)8640000;
   struct timespec ts;
-  if (clock_gettime(CLOCK_REALTIME, &ts) < 0) return SQLITE_ERROR;
+  if (sqlite_os_realtime(&ts) < 0) return SQLITE_ERROR;
   *now = unix_epoch + ts.tv_sec * (sqlite3_int64)1000 + ts.tv_nsec / 1000000;
   return SQLITE_OK;
 }

@@ -1,10 +1,13 @@
-/* The storage stack's processes, one program: a RAM-disk server (blocks in its own memory),
-   and a block-level client that checks it. The harness (src/experiments/storage.ts) loads
+/* The storage stack's servers, one program: a RAM-disk server (blocks in its own memory), an
+   xv6-style file-system server (guest/fs) keeping its blocks on the RAM disk, and a
+   block-level client that checks the RAM disk. The harness (src/experiments/storage.ts) loads
    it once per process, writes each process's connections (`serve`, `call`), the kernel and
    where to park, and starts threads at the *_main entries; a SkyBridge server's handler is
    registered as *_handler instead of a thread. */
+#include "fsproto.h"
 #include "rpc.h"
 #include "string.h"
+#include "xv6fs.h"
 
 enum { BLOCK = 1024, RAMDISK_BLOCKS = 16 * 1024, OP_READ = 1, OP_WRITE = 2, OP_SIZE = 3 };
 enum { E_RANGE = -1, E_BUFFER = -2, E_OP = -3 };
@@ -52,6 +55,151 @@ void ramdisk_main(uint64_t unused, void *ipc) {
   (void)unused;
   rpc_ipc_buffer = ipc;
   rpc_serve(&serve, ramdisk_op);
+}
+
+/* ---- The file-system server --------------------------------------------------------
+   Its blocks are on the RAM disk (`call`), one block per request, through the shared
+   buffer; it serves `serve` (FSOP_* in fsproto.h). The file system is made and mounted on
+   the first request (a SkyBridge server has no thread to do it before), which the client's
+   set-up makes before anything is measured. */
+
+static struct fs fs;
+static int fs_ready;
+static uint8_t path[FS_NAME_MAX * 8 + 1];
+static uint8_t data[64 * 1024];
+volatile uint64_t fs_ops, fs_block_reads, fs_block_writes;
+
+static int bdev_read(void *ctx, uint32_t block, void *buf) {
+  (void)ctx;
+  fs_block_reads++;
+  rpc_result r = rpc_call(&call, OP_READ, block, 1);
+  if (r.status < 0) return -1;
+  sb_copy(buf, rpc_buffer(&call), BLOCK);
+  return 0;
+}
+
+static int bdev_write(void *ctx, uint32_t block, const void *buf) {
+  (void)ctx;
+  fs_block_writes++;
+  memcpy(rpc_buffer(&call), buf, BLOCK);
+  return rpc_call(&call, OP_WRITE, block, 1).status < 0 ? -1 : 0;
+}
+
+/* FS_E* → the negative errno libfs.h promises. */
+static int64_t errno_of(int e) {
+  switch (e) {
+    case FS_ENOENT: return -2;
+    case FS_EEXIST: return -17;
+    case FS_ENOTDIR: return -20;
+    case FS_EISDIR: return -21;
+    case FS_ENOSPC: return -28;
+    case FS_ENAMETOOLONG: return -36;
+    case FS_EINVAL: return -22;
+    case FS_EFBIG: return -27;
+    case FS_ENFILE: return -23;
+    case FS_EBADF: return -9;
+    default: return -5; /* EIO */
+  }
+}
+
+/* The path in the buffer, copied in and NUL-terminated within it. */
+static int copy_path(const uint8_t *buf, uint64_t bytes) {
+  uint64_t n = bytes < sizeof path ? bytes : sizeof path;
+  sb_copy(path, buf, n);
+  for (uint64_t i = 0; i < n; i++)
+    if (path[i] == 0) return 0;
+  return -36;
+}
+
+static int64_t fs_start(void) {
+  struct fs_bdev dev = {bdev_read, bdev_write, 0, 0};
+  rpc_result size = rpc_call(&call, OP_SIZE, 0, 0);
+  if (size.status < 0) return -5;
+  dev.nblocks = (uint32_t)size.value;
+  int e = fs_mount(&fs, &dev);
+  if (e == FS_EBADMAGIC) {
+    e = fs_mkfs(&dev, 256);
+    if (e == 0) e = fs_mount(&fs, &dev);
+    if (e == 0) e = fs_mkdir(&fs, "/tmp"); /* where SQLite names its temporary files */
+  }
+  if (e < 0) return errno_of(e);
+  fs_ready = 1;
+  return 0;
+}
+
+static int64_t fs_op(uint64_t op, uint64_t a, uint64_t b, uint8_t *buf, uint64_t bytes,
+                     uint64_t *value) {
+  fs_ops++;
+  if (!fs_ready) {
+    int64_t e = fs_start();
+    if (e < 0) return e;
+  }
+  uint32_t inum = (uint32_t)a, n = (uint32_t)(a >> 32);
+  int e = 0;
+  switch (op) {
+    case FSOP_OPEN: {
+      if (copy_path(buf, bytes) < 0) return -36;
+      int flags = (a & 1 ? FS_O_CREAT : 0) | (a & 2 ? FS_O_EXCL : 0);
+      e = fs_open(&fs, (const char *)path, flags);
+      if (e >= 0) *value = (uint64_t)e;
+      break;
+    }
+    case FSOP_CLOSE:
+      e = fs_close(&fs, inum);
+      break;
+    case FSOP_PREAD:
+      if (n > bytes || n > sizeof data) return -22;
+      e = fs_read(&fs, inum, b, data, n);
+      if (e >= 0) {
+        memcpy(buf, data, (uint64_t)e);
+        *value = (uint64_t)e;
+      }
+      break;
+    case FSOP_PWRITE:
+      if (n > bytes || n > sizeof data) return -22;
+      sb_copy(data, buf, n); /* copied in once: the client may change the buffer meanwhile */
+      e = fs_write(&fs, inum, b, data, n);
+      if (e >= 0) *value = (uint64_t)e;
+      break;
+    case FSOP_TRUNCATE:
+      e = fs_truncate(&fs, inum, b);
+      break;
+    case FSOP_SIZE: {
+      struct fs_stat st;
+      e = fs_stat(&fs, inum, &st);
+      if (e >= 0) *value = st.size;
+      break;
+    }
+    case FSOP_SYNC:
+      e = fs_fsync(&fs, inum);
+      break;
+    case FSOP_UNLINK:
+      if (copy_path(buf, bytes) < 0) return -36;
+      e = fs_unlink(&fs, (const char *)path);
+      break;
+    case FSOP_EXISTS:
+      if (copy_path(buf, bytes) < 0) return -36;
+      e = fs_open(&fs, (const char *)path, 0);
+      *value = e >= 0;
+      if (e >= 0) e = fs_close(&fs, (uint32_t)e);
+      else if (e == FS_ENOENT) e = 0;
+      break;
+    default:
+      return E_OP;
+  }
+  return e < 0 ? errno_of(e) : 0;
+}
+
+uint64_t fs_handler(uint64_t op, uint64_t a, uint64_t b, const struct sb_call *c) {
+  uint64_t v = 0;
+  int64_t st = fs_op(op, a, b, c->buffer, c->buffer_bytes, &v);
+  return st < 0 ? (uint64_t)st : v;
+}
+
+void fs_main(uint64_t unused, void *ipc) {
+  (void)unused;
+  rpc_ipc_buffer = ipc;
+  rpc_serve(&serve, fs_op);
 }
 
 /* ---- A block client, to check the stack below the file system ------------------------ */

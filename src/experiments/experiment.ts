@@ -20,6 +20,9 @@ export interface RunContext {
   profile: CpuProfile;
   /** Reports progress on long runs (done of total steps). */
   progress?: (done: number, total: number) => void;
+  /** A smoke run (`reproduce --quick`): the long experiments run one small case of each
+   *  kind, to show that they work and what their rows look like; not the reported figures. */
+  quick?: boolean;
 }
 
 export interface Experiment {

@@ -5,8 +5,9 @@ import { primitives } from './primitives.ts';
 import { ipc } from './ipc.ts';
 import { indirect } from './indirect.ts';
 import { sensitivity } from './sensitivity.ts';
+import { sqlite } from './sqlite.ts';
 
-export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect, sensitivity];
+export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect, sensitivity, sqlite];
 
 export function findExperiment(id: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.id === id);

@@ -47,10 +47,9 @@ export interface Stack {
   m: Machine;
   k: Subkernel;
   sb: SkyBridge | null;
-  g: GuestImage;
   procs: Map<string, Process>;
-  /** Loads a process of the stack. */
-  add(name: string): Process;
+  /** Loads a process of the stack from guest program `image` (default: storage). */
+  add(name: string, image?: string): Process;
   /** Connects `client`'s `call` end to `server`, which serves with `handler` (SkyBridge) or
    *  a thread at `main` (native); returns the server's thread, if it has one. */
   connect(client: string, server: string, handler: string, main: string): Thread | null;
@@ -59,6 +58,7 @@ export interface Stack {
   /** Runs until nothing is left to do (every thread parked or done). */
   run(): void;
   word(proc: string, sym: string, i?: number): number;
+  setWord(proc: string, sym: string, i: number, v: number): void;
 }
 
 export function storageStack(o: StackOptions): Stack {
@@ -71,12 +71,13 @@ export function storageStack(o: StackOptions): Stack {
     { kpti: o.kpti ?? false, pcid: o.pcid ?? true },
     sb ? [sb] : [],
   );
-  const g = guestImage('storage');
   const procs = new Map<string, Process>();
+  const images = new Map<string, GuestImage>();
+  const imageOf = (name: string): GuestImage => images.get(name)!;
   const bytes = o.bufferBytes ?? SHARED_BYTES;
   let nextShared = 0;
   const set = (p: Process, name: string, i: number, v: number): void =>
-    writeWord(k, { process: p }, symbol(g, name) + i * 8, v);
+    writeWord(k, { process: p }, symbol(imageOf(p.name), name) + i * 8, v);
   const proc = (name: string): Process => {
     const p = procs.get(name);
     if (p === undefined) throw new Error(`storage stack: no process ${name}`);
@@ -100,7 +101,7 @@ export function storageStack(o: StackOptions): Stack {
   const start = (name: string, entry: string, arg: number, priority = 100): Thread => {
     const p = proc(name);
     return k.createThread(p, `${name}:${entry}`, machineCodeBody(m), {
-      entry: symbol(g, entry),
+      entry: symbol(imageOf(name), entry),
       machineCode: true,
       priority,
       args: [arg, USER_IPC_BUFFERS + p.threads.length * 4096],
@@ -110,11 +111,12 @@ export function storageStack(o: StackOptions): Stack {
     m,
     k,
     sb,
-    g,
     procs,
-    add(name) {
+    add(name, image = 'storage') {
+      const g = guestImage(image);
       const p = loadElf(k, name, g.bytes).process;
       procs.set(name, p);
+      images.set(name, g);
       set(p, 'rpc_kernel', 0, KIND[o.kernel]);
       set(p, 'rpc_park_target', 0, parkFor(p));
       return p;
@@ -123,7 +125,10 @@ export function storageStack(o: StackOptions): Stack {
       const client = proc(clientName);
       const server = proc(serverName);
       if (sb !== null) {
-        const id = sb.registerServer(server, { handler: symbol(g, handler), maxConcurrent: 4 });
+        const id = sb.registerServer(server, {
+          handler: symbol(imageOf(serverName), handler),
+          maxConcurrent: 4,
+        });
         sb.registerClient(m.core(0), client, id, { bufferBytes: bytes });
         set(client, 'call', 0, KIND.skybridge);
         set(client, 'call', 1, id);
@@ -177,6 +182,7 @@ export function storageStack(o: StackOptions): Stack {
       while (k.run(100_000) === 100_000);
     },
     word: (name, sym, i = 0) =>
-      readWords(k, { process: proc(name) }, symbol(g, sym) + i * 8, 1)[0]!,
+      readWords(k, { process: proc(name) }, symbol(imageOf(name), sym) + i * 8, 1)[0]!,
+    setWord: (name, sym, i, v) => set(proc(name), sym, i, v),
   };
 }

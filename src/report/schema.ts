@@ -86,6 +86,15 @@ export const paramsSchema = z
       .optional()
       .describe('a CPU-profile parameter varied (experiment sensitivity), by its dotted name'),
     factor: z.number().positive().optional().describe('what the parameter was multiplied by'),
+    workload: z.enum(['a', 'b', 'c', 'd', 'e', 'f']).optional().describe('the YCSB workload'),
+    component: z
+      .enum(['client', 'fs', 'ramdisk', 'kernel'])
+      .optional()
+      .describe('where cycles went: the client (SQLite), a server, or the kernel'),
+    hop: z
+      .enum(['client-fs', 'fs-ramdisk'])
+      .optional()
+      .describe('which connection of the storage stack'),
   })
   .strict();
 
@@ -104,6 +113,12 @@ export const METRICS = [
   'indirect-cycles',
   'extra-dtlb-misses',
   'extra-l1d-misses',
+  // sqlite
+  'ops-per-second',
+  'cycles-per-op',
+  'improvement',
+  'requests-per-op',
+  'misses-per-op',
 ] as const;
 
 export const rowSchema = z
@@ -281,6 +296,9 @@ const PARAM_SEGMENTS: {
   phase: (v) => `phase-${v}`,
   parameter: (v) => v.replace(/\./g, '-'),
   factor: (v) => `x${String(v).replace('.', 'p')}`,
+  workload: (v) => `ycsb-${v}`,
+  component: (v) => v,
+  hop: (v) => v,
 };
 
 /** Segments rendered before the metric. */

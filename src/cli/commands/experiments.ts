@@ -32,7 +32,12 @@ function selectExperiments(ids: string[]): Experiment[] {
 }
 
 /** Runs `e`, with a progress bar and its ETA on stderr when `showProgress`. */
-function runOne(e: Experiment, profile: CpuProfile, showProgress: boolean): ExperimentResult {
+function runOne(
+  e: Experiment,
+  profile: CpuProfile,
+  showProgress: boolean,
+  quick = false,
+): ExperimentResult {
   const bar = showProgress
     ? new cliProgress.SingleBar(
         {
@@ -48,6 +53,7 @@ function runOne(e: Experiment, profile: CpuProfile, showProgress: boolean): Expe
   try {
     return e.run({
       profile,
+      ...(quick && { quick }),
       progress: (done, total) => {
         if (!bar) return;
         if (!started) {
@@ -62,7 +68,10 @@ function runOne(e: Experiment, profile: CpuProfile, showProgress: boolean): Expe
   }
 }
 
-function reproduce(ids: string[], opts: { json?: boolean; profile?: string }): void {
+function reproduce(
+  ids: string[],
+  opts: { json?: boolean; profile?: string; quick?: boolean },
+): void {
   const experiments = selectExperiments(ids);
   const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
   const prov = provenance(profile, opts.profile ?? 'default');
@@ -71,12 +80,12 @@ function reproduce(ids: string[], opts: { json?: boolean; profile?: string }): v
   if (opts.json) {
     const json = new JsonResultsWriter(out);
     json.begin(prov);
-    for (const e of experiments) json.experiment(runOne(e, profile, false));
+    for (const e of experiments) json.experiment(runOne(e, profile, false, opts.quick === true));
     json.end();
     return;
   }
   out(`${pc.dim(describeProvenance(prov))}\n`);
-  for (const e of experiments) out(`\n${renderResult(runOne(e, profile, showProgress))}\n`);
+  for (const e of experiments) out(`\n${renderResult(runOne(e, profile, showProgress, opts.quick === true))}\n`);
 }
 
 export function registerExperimentCommands(program: Command): void {
@@ -100,6 +109,10 @@ export function registerExperimentCommands(program: Command): void {
     .option(
       '--profile <file>',
       'a CPU profile (YAML or JSON) merged over the default Skylake profile',
+    )
+    .option(
+      '--quick',
+      'small sizes for a smoke run (the long experiments run one case of each kind); the figures are not the ones reported',
     )
     .addHelpText('after', EXIT_HELP)
     .action(reproduce);

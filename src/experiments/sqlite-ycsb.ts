@@ -1,0 +1,116 @@
+// One YCSB run of SQLite on the storage stack (guest/storage/ycsb-sqlite.c, the file-system
+// and RAM-disk servers of guest/storage/storage.c), on one kernel with its own IPC or with
+// SkyBridge. The run phase is measured from the client's own RDTSC stamps; what happened
+// during it (per-owner cycles, misses, requests) is the difference of the machine's counters
+// and the servers' request counts between the moments the client finishes its load phase
+// and its run phase (the harness polls the client's memory after every kernel step, so each moment
+// is known to within one scheduling quantum, 2,000 cycles, against runs of millions).
+
+import { Mode } from '../hw/counters.ts';
+import type { CpuProfile } from '../hw/profile-schema.ts';
+import type { KernelName } from './kernels.ts';
+import { storageStack, type Transport } from './storage.ts';
+
+export type Workload = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+export const WORKLOADS: readonly Workload[] = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+export interface YcsbCase {
+  kernel: KernelName;
+  transport: Transport;
+  workload: Workload;
+  records: number;
+  operations: number;
+  seed?: number;
+}
+
+/** Where the run phase's cycles went, per operation. */
+export interface Breakdown {
+  /** The client's user mode: SQLite, the VFS, YCSB's generators. */
+  client: number;
+  fs: number;
+  ramdisk: number;
+  /** Kernel mode (system calls, IPC paths, interrupts), and the Rootkernel. */
+  kernel: number;
+}
+
+export interface YcsbResult {
+  operations: number;
+  /** Run-phase cycles per operation (the client's RDTSC). */
+  cyclesPerOp: number;
+  /** Operations per simulated second at the profile's clock. */
+  opsPerSecond: number;
+  /** Client → file-system requests and file-system → RAM-disk requests per operation. */
+  fsRequestsPerOp: number;
+  diskRequestsPerOp: number;
+  breakdown: Breakdown;
+  /** Data-TLB and L1D misses per operation, all owners. */
+  dtlbMissesPerOp: number;
+  l1dMissesPerOp: number;
+  /** Reads whose fields did not match what was written (must be 0). */
+  badReads: number;
+}
+
+/** The client's `out` words (ycsb-sqlite.c). */
+const OUT = { step: 0, rc: 1, ops: 2, bad: 3, load: 4, run: 5, fsLoad: 6, fsRun: 7 } as const;
+const DONE = 100;
+
+export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
+  const s = storageStack({ kernel: c.kernel, transport: c.transport, profile });
+  s.add('ramdisk');
+  s.add('fs');
+  s.add('client', 'ycsb-sqlite');
+  s.connect('fs', 'ramdisk', 'ramdisk_handler', 'ramdisk_main');
+  s.connect('client', 'fs', 'fs_handler', 'fs_main');
+  [c.workload.charCodeAt(0), c.records, c.operations, c.seed ?? 1].forEach((v, i) =>
+    s.setWord('client', 'param', i, v),
+  );
+  s.start('client', 'client_main', 0);
+  const out = (i: number): number => s.word('client', 'out', i);
+  const disk = (): number => s.word('fs', 'fs_block_reads') + s.word('fs', 'fs_block_writes');
+  // Step until the load phase is over, then until the run phase is.
+  const until = (word: number): boolean => {
+    for (;;) {
+      if (out(word) !== 0 || out(OUT.step) !== 0) return out(word) !== 0;
+      if (s.k.run(1) < 1) return out(word) !== 0;
+    }
+  };
+  if (!until(OUT.load)) throw failure(c, out(OUT.step), out(OUT.rc));
+  const before = s.m.snapshot();
+  const disk0 = disk();
+  if (!until(OUT.run)) throw failure(c, out(OUT.step), out(OUT.rc));
+  const during = s.m.snapshot().minus(before);
+  const disk1 = disk();
+  s.run();
+  if (out(OUT.step) !== DONE) throw failure(c, out(OUT.step), out(OUT.rc));
+  const ops = out(OUT.ops);
+  const owner = (name: string): number => s.m.owners.id(name);
+  const user = (name: string): number =>
+    during.get('cycles', { owner: owner(name), mode: Mode.User });
+  const cycles = out(OUT.run);
+  const b = { client: user('client'), fs: user('fs'), ramdisk: user('ramdisk') };
+  return {
+    operations: ops,
+    cyclesPerOp: cycles / ops,
+    opsPerSecond: (ops / cycles) * profile.frequencyGHz * 1e9,
+    fsRequestsPerOp: out(OUT.fsRun) / ops,
+    diskRequestsPerOp: (disk1 - disk0) / ops,
+    breakdown: {
+      client: b.client / ops,
+      fs: b.fs / ops,
+      ramdisk: b.ramdisk / ops,
+      kernel:
+        (during.get('cycles', { mode: Mode.Kernel }) +
+          during.get('cycles', { mode: Mode.VmxRoot })) /
+        ops,
+    },
+    dtlbMissesPerOp: during.get('tlb.miss.data') / ops,
+    l1dMissesPerOp: during.get('l1d.miss') / ops,
+    badReads: out(OUT.bad),
+  };
+}
+
+function failure(c: YcsbCase, step: number, rc: number): Error {
+  return new Error(
+    `YCSB ${c.workload.toUpperCase()} on ${c.kernel} (${c.transport}): the client stopped at step ${step} (SQLite result ${rc})`,
+  );
+}
