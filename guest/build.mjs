@@ -171,7 +171,14 @@ export const GUESTS = [
     sqlite: true,
     sse: true,
   },
-  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
+  {
+    name: 'sb-temporal',
+    dir: 'skybridge',
+    description:
+      'temporal isolation under SkyBridge as machine code: a handler doing a chosen amount of work, clients recording each call with RDTSC, a bystander recording when it did not run',
+    hostComparable: false,
+    kernelProgram: true,
+  },  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
   fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
   fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),

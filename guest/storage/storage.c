@@ -21,16 +21,23 @@ volatile uint64_t out[8];
 
 static uint8_t disk[RAMDISK_BLOCKS * BLOCK];
 volatile uint64_t disk_reads, disk_writes;
+/* Blocks the disk offers (0: all of it); the harness may make it smaller. */
+uint64_t disk_blocks;
+
+static uint64_t disk_size(void) {
+  return disk_blocks != 0 && disk_blocks < RAMDISK_BLOCKS ? disk_blocks : RAMDISK_BLOCKS;
+}
 
 /* READ(first, n): n blocks into the buffer; WRITE(first, n): n blocks from it. The range is
    checked against the disk and the buffer; data crosses the buffer once each way. */
 static int64_t ramdisk_op(uint64_t op, uint64_t first, uint64_t n, uint8_t *buf, uint64_t bytes,
                           uint64_t *value) {
+  uint64_t size = disk_size();
   if (op == OP_SIZE) {
-    *value = RAMDISK_BLOCKS;
+    *value = size;
     return 0;
   }
-  if (first > RAMDISK_BLOCKS || n > RAMDISK_BLOCKS - first) return E_RANGE;
+  if (first > size || n > size - first) return E_RANGE;
   if (buf == 0 || n > bytes / BLOCK) return E_BUFFER;
   if (op == OP_READ) {
     memcpy(buf, disk + first * BLOCK, n * BLOCK);
@@ -65,6 +72,8 @@ void ramdisk_main(uint64_t unused, void *ipc) {
 
 static struct fs fs;
 static int fs_ready;
+/* Why the file system would not mount (fs_strerror and fs_errdetail), for the harness. */
+char fs_error[192];
 static uint8_t path[FS_NAME_MAX * 8 + 1];
 static uint8_t data[64 * 1024];
 volatile uint64_t fs_ops, fs_block_reads, fs_block_writes;
@@ -122,7 +131,21 @@ static int64_t fs_start(void) {
     if (e == 0) e = fs_mount(&fs, &dev);
     if (e == 0) e = fs_mkdir(&fs, "/tmp"); /* where SQLite names its temporary files */
   }
-  if (e < 0) return errno_of(e);
+  if (e < 0) {
+    const char *what = fs_strerror(e), *detail = fs_errdetail(&fs);
+    size_t n = strlen(what);
+    if (n > sizeof fs_error - 1) n = sizeof fs_error - 1;
+    memcpy(fs_error, what, n);
+    if (detail && *detail && n + 2 < sizeof fs_error - 1) {
+      fs_error[n++] = ':', fs_error[n++] = ' ';
+      size_t d = strlen(detail);
+      if (d > sizeof fs_error - 1 - n) d = sizeof fs_error - 1 - n;
+      memcpy(fs_error + n, detail, d);
+      n += d;
+    }
+    fs_error[n] = 0;
+    return errno_of(e);
+  }
   fs_ready = 1;
   return 0;
 }

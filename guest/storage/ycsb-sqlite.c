@@ -20,7 +20,9 @@ void *rpc_ipc_buffer;
 uint64_t param[4] = {'a', 100, 100, 1};
 enum { OUT_STEP, OUT_RC, OUT_OPS, OUT_BAD, OUT_LOAD_CYCLES, OUT_RUN_CYCLES, OUT_FS_LOAD,
        OUT_FS_RUN, OUT_COUNT /* + YCSB_NOPTYPES */ };
-volatile uint64_t out[OUT_COUNT + YCSB_NOPTYPES];
+/* After OUT_COUNT's counts per type: SQLITE_FULL's aftermath. */
+enum { OUT_FULL_ROWS = OUT_COUNT + YCSB_NOPTYPES, OUT_FULL_OK, OUT_WORDS };
+volatile uint64_t out[OUT_WORDS];
 extern volatile uint64_t fs_requests;
 
 /* Random bytes and the time, without Linux: SQLite's PRNG is seeded explicitly below, so
@@ -52,16 +54,33 @@ static sqlite3_stmt *s_read, *s_insert, *s_scan, *s_update[MAX_FIELDS];
 static char value[MAX_FIELDS][256];
 
 static __attribute__((noreturn)) void stop(uint64_t step, int rc) {
-  out[OUT_STEP] = step;
   out[OUT_RC] = (uint64_t)rc;
+  out[OUT_STEP] = step; /* last: the harness watches it */
   rpc_park();
 }
 
+static __attribute__((noreturn)) void full(uint64_t step);
+
+/* Any other result stops the client; SQLITE_FULL first checks what survived (full()). */
 static void check(int rc, uint64_t step) {
+  if (rc == SQLITE_FULL) full(step);
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) stop(step, rc);
 }
 
 static void exec(const char *sql, uint64_t step) { check(sqlite3_exec(db, sql, 0, 0, 0), step); }
+
+/* PRAGMA integrity_check says "ok". */
+static int integrity_ok(void) {
+  sqlite3_stmt *st;
+  int ok = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, 0) != SQLITE_OK) return 0;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *v = sqlite3_column_text(st, 0);
+    ok = v != 0 && strcmp((const char *)v, "ok") == 0;
+  }
+  sqlite3_finalize(st);
+  return ok;
+}
 
 static void prepare(void) {
   char sql[512];
@@ -85,6 +104,19 @@ static void prepare(void) {
    deterministic values (dataintegrity) would make every update write what is there, which
    SQLite notices and skips. */
 static void fresh_value(uint32_t f) { ycsb_random_value(&w, value[f], w.fieldlength); }
+
+/* The disk filled up: SQLite said SQLITE_FULL. What was committed must still be there: roll
+   back, check the database and count its records (out[OUT_FULL_ROWS]), then stop. */
+static __attribute__((noreturn)) void full(uint64_t step) {
+  if (s_insert) sqlite3_reset(s_insert);
+  sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM usertable", -1, &st, 0) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    out[OUT_FULL_ROWS] = (uint64_t)sqlite3_column_int64(st, 0);
+  out[OUT_FULL_OK] = integrity_ok();
+  stop(step, SQLITE_FULL);
+}
 
 static void insert(const char *key, uint32_t keylen) {
   sqlite3_bind_text(s_insert, 1, key, (int)keylen, SQLITE_STATIC);
@@ -183,7 +215,7 @@ void client_main(uint64_t unused, void *ipc) {
   }
   out[OUT_RUN_CYCLES] = rdtsc() - t1;
   out[OUT_FS_RUN] = fs_requests - f1;
-  exec("PRAGMA integrity_check", 9);
+  if (!integrity_ok()) stop(9, 0);
   out[OUT_STEP] = 100; /* done */
   rpc_park();
 }

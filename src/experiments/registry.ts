@@ -6,8 +6,9 @@ import { ipc } from './ipc.ts';
 import { indirect } from './indirect.ts';
 import { sensitivity } from './sensitivity.ts';
 import { sqlite } from './sqlite.ts';
+import { temporal } from './temporal.ts';
 
-export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect, sensitivity, sqlite];
+export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect, sensitivity, sqlite, temporal];
 
 export function findExperiment(id: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.id === id);

@@ -21,6 +21,28 @@ export interface YcsbCase {
   records: number;
   operations: number;
   seed?: number;
+  /** Blocks the RAM disk offers (default: all 16,384). */
+  diskBlocks?: number;
+  /** Words written over the RAM disk's image before the file system mounts it
+   *  (64-bit word index → value): a damaged disk. */
+  damage?: ReadonlyMap<number, number>;
+}
+
+/** A run that did not finish: where the client stopped and why, as its memory says. */
+export class YcsbError extends Error {
+  constructor(
+    message: string,
+    /** ycsb-sqlite.c's step (20: an insert) and SQLite's result code (13: SQLITE_FULL). */
+    readonly step: number,
+    readonly rc: number,
+    /** Why the file system refused to mount, if it did (its own words). */
+    readonly fsError: string,
+    /** After SQLITE_FULL: the records the database still holds, and its integrity check. */
+    readonly rowsAfterFull: number,
+    readonly intactAfterFull: boolean,
+  ) {
+    super(message);
+  }
 }
 
 /** Where the run phase's cycles went, per operation. */
@@ -51,7 +73,19 @@ export interface YcsbResult {
 }
 
 /** The client's `out` words (ycsb-sqlite.c). */
-const OUT = { step: 0, rc: 1, ops: 2, bad: 3, load: 4, run: 5, fsLoad: 6, fsRun: 7 } as const;
+const OUT = {
+  step: 0,
+  rc: 1,
+  ops: 2,
+  bad: 3,
+  load: 4,
+  run: 5,
+  fsLoad: 6,
+  fsRun: 7,
+  /* after the 8 + 5 counts per operation type */
+  fullRows: 13,
+  fullOk: 14,
+} as const;
 const DONE = 100;
 
 export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
@@ -64,6 +98,8 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
   [c.workload.charCodeAt(0), c.records, c.operations, c.seed ?? 1].forEach((v, i) =>
     s.setWord('client', 'param', i, v),
   );
+  if (c.diskBlocks !== undefined) s.setWord('ramdisk', 'disk_blocks', 0, c.diskBlocks);
+  for (const [i, v] of c.damage ?? []) s.setWord('ramdisk', 'disk', i, v);
   s.start('client', 'client_main', 0);
   const out = (i: number): number => s.word('client', 'out', i);
   const disk = (): number => s.word('fs', 'fs_block_reads') + s.word('fs', 'fs_block_writes');
@@ -74,14 +110,27 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
       if (s.k.run(1) < 1) return out(word) !== 0;
     }
   };
-  if (!until(OUT.load)) throw failure(c, out(OUT.step), out(OUT.rc));
+  const failure = (): YcsbError => {
+    s.run(); // the client parks once it has said why
+    const fsError = readString(s, 'fs', 'fs_error', 192);
+    const [step, rc] = [out(OUT.step), out(OUT.rc)];
+    return new YcsbError(
+      `YCSB ${c.workload.toUpperCase()} on ${c.kernel} (${c.transport}): the client stopped at step ${step} (SQLite result ${rc})${fsError ? `; the file system: ${fsError}` : ''}`,
+      step,
+      rc,
+      fsError,
+      out(OUT.fullRows),
+      out(OUT.fullOk) === 1,
+    );
+  };
+  if (!until(OUT.load)) throw failure();
   const before = s.m.snapshot();
   const disk0 = disk();
-  if (!until(OUT.run)) throw failure(c, out(OUT.step), out(OUT.rc));
+  if (!until(OUT.run)) throw failure();
   const during = s.m.snapshot().minus(before);
   const disk1 = disk();
   s.run();
-  if (out(OUT.step) !== DONE) throw failure(c, out(OUT.step), out(OUT.rc));
+  if (out(OUT.step) !== DONE) throw failure();
   const ops = out(OUT.ops);
   const owner = (name: string): number => s.m.owners.id(name);
   const user = (name: string): number =>
@@ -109,8 +158,14 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
   };
 }
 
-function failure(c: YcsbCase, step: number, rc: number): Error {
-  return new Error(
-    `YCSB ${c.workload.toUpperCase()} on ${c.kernel} (${c.transport}): the client stopped at step ${step} (SQLite result ${rc})`,
-  );
+/** A NUL-terminated string of `proc`'s memory at symbol `sym` (at most `max` bytes). */
+function readString(
+  s: ReturnType<typeof storageStack>,
+  proc: string,
+  sym: string,
+  max: number,
+): string {
+  const bytes = s.bytes(proc, sym, max);
+  const end = bytes.indexOf(0);
+  return Buffer.from(end < 0 ? bytes : bytes.subarray(0, end)).toString('utf8');
 }

@@ -17,6 +17,7 @@ import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import type { Sel4 } from '../kernel/sel4/sel4.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
+import { resolveUser } from '../kernel/user-memory.ts';
 import type { Zircon } from '../kernel/zircon/zircon.ts';
 import type { SkyBridge } from '../skybridge/skybridge.ts';
 import { guestImage, readWords, symbol, writeWord, type GuestImage } from './guest-image.ts';
@@ -59,6 +60,8 @@ export interface Stack {
   run(): void;
   word(proc: string, sym: string, i?: number): number;
   setWord(proc: string, sym: string, i: number, v: number): void;
+  /** `n` bytes of `proc`'s memory at symbol `sym`, read from physical memory. */
+  bytes(proc: string, sym: string, n: number): Uint8Array;
 }
 
 export function storageStack(o: StackOptions): Stack {
@@ -184,5 +187,15 @@ export function storageStack(o: StackOptions): Stack {
     word: (name, sym, i = 0) =>
       readWords(k, { process: proc(name) }, symbol(imageOf(name), sym) + i * 8, 1)[0]!,
     setWord: (name, sym, i, v) => set(proc(name), sym, i, v),
+    bytes(name, sym, n) {
+      const out = new Uint8Array(n);
+      const at = symbol(imageOf(name), sym);
+      for (let i = 0; i < n; i++) {
+        const gpa = resolveUser(k, { process: proc(name) }, at + i, false);
+        if (gpa === null) throw new Error(`${name}: ${sym}+${i} is not mapped`);
+        out[i] = k.machine.mem.read8(gpa);
+      }
+      return out;
+    },
   };
 }

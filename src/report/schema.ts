@@ -95,6 +95,16 @@ export const paramsSchema = z
       .enum(['client-fs', 'fs-ramdisk'])
       .optional()
       .describe('which connection of the storage stack'),
+    handlerCycles: nonNegInt
+      .optional()
+      .describe('the work a SkyBridge handler does per call, in cycles (experiment temporal)'),
+    maxConcurrent: nonNegInt.optional().describe("a SkyBridge server's stacks (calls at once)"),
+    slowClients: nonNegInt.optional().describe('clients keeping the server busy with long calls'),
+    budgetTicks: nonNegInt.optional().describe("a SkyBridge server's time budget, in timer ticks"),
+    view: z
+      .enum(['own', 'server'])
+      .optional()
+      .describe("the EPT view a timer tick found the thread in: its own or a server's"),
   })
   .strict();
 
@@ -119,6 +129,17 @@ export const METRICS = [
   'improvement',
   'requests-per-op',
   'misses-per-op',
+  // temporal
+  'calls-per-slice',
+  'longest-wait',
+  'share',
+  'p50',
+  'p99',
+  'busy-fraction',
+  'tick-cost',
+  'resumed-in-view',
+  'ended-after',
+  'timeout-fraction',
 ] as const;
 
 export const rowSchema = z
@@ -299,6 +320,11 @@ const PARAM_SEGMENTS: {
   workload: (v) => `ycsb-${v}`,
   component: (v) => v,
   hop: (v) => v,
+  handlerCycles: (v) => `handler-${v}`,
+  maxConcurrent: (v) => `stacks-${v}`,
+  slowClients: (v) => `slow-${v}`,
+  budgetTicks: (v) => `budget-${v}`,
+  view: (v) => `in-${v}`,
 };
 
 /** Segments rendered before the metric. */

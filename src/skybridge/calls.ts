@@ -9,7 +9,8 @@
 //   did not add up: sb_wild) is nobody's proof of guilt; either way the call is unwound;
 // - a system call from a server's view is refused (SbError.Syscall): a handler has no
 //   authority of its own on the client's thread, and must not use the client's;
-// - a call that runs for more timer ticks than the server's budget is unwound (Timeout).
+// - a call that runs for the server's budget in timer ticks is unwound (Timeout); ticks
+//   are counted from the start of the thread's outermost call (onTick).
 // Unwinding gives back every server stack the thread holds (the kernel reads which from
 // each server's thread block for the thread, a word only that server can write, so a lie
 // there harms only the liar) and resumes the thread in its own view at sb_abort with the
@@ -40,6 +41,9 @@ import {
 } from './layout.ts';
 import type { Binding, SbEvent, Server } from './skybridge.ts';
 import type { Trampoline } from './trampoline.ts';
+
+/** Added by the kernel to the caller's Tb.server word at a tick: "this call seen". */
+const CALL_MARK = 2 ** 62;
 
 export abstract class CallPaths implements KernelExtension {
   k!: Subkernel;
@@ -189,7 +193,20 @@ export abstract class CallPaths implements KernelExtension {
       return;
     }
     const s = this.lists.listOf(t.process)[index]?.server;
-    const n = (this.ticks.get(t) ?? 0) + 1;
+    let n = (this.ticks.get(t) ?? 0) + 1;
+    // The count is per call: the trampoline writes the server's id into the caller's thread
+    // block at every call (Tb.server, otherwise unread) and the kernel marks it here, so an
+    // unmarked word means a new call since the last tick. Only the thread's own process
+    // maps that page, so no server can restart its own count.
+    const own = this.blocks.get(t)?.get(t.process);
+    if (own !== undefined) {
+      const at = physmap(own) + Tb.server;
+      const w = core.load64(at);
+      if (w < CALL_MARK) {
+        n = 1;
+        core.store64(at, w + CALL_MARK);
+      }
+    }
     const budget = s === undefined ? 0 : this.server(s.id)!.budgetTicks;
     if (n < budget) this.ticks.set(t, n);
     else this.unwind(core, t, SbError.Timeout, `server ${s?.id ?? '?'} overran ${budget} ticks`);

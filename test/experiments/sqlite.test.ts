@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SKYLAKE } from '../../src/hw/profile.ts';
 import { KERNELS } from '../../src/experiments/kernels.ts';
-import { runYcsb } from '../../src/experiments/sqlite-ycsb.ts';
+import { runYcsb, YcsbError } from '../../src/experiments/sqlite-ycsb.ts';
 
 for (const kernel of KERNELS)
   test(`${kernel}: YCSB F (read-modify-write) on SQLite over the FS and RAM-disk servers, natively and with SkyBridge`, () => {
@@ -26,3 +26,51 @@ for (const kernel of KERNELS)
     assert.ok(native.breakdown.kernel > 0);
     assert.ok(sb.cyclesPerOp < native.cyclesPerOp);
   });
+
+test('a full disk: SQLITE_FULL reaches the client, and what was committed before is all there and intact', () => {
+  const e = (() => {
+    try {
+      runYcsb(SKYLAKE, {
+        kernel: 'seL4',
+        transport: 'skybridge',
+        workload: 'a',
+        records: 400,
+        operations: 10,
+        diskBlocks: 400,
+      });
+    } catch (x) {
+      return x;
+    }
+    return null;
+  })();
+  assert.ok(e instanceof YcsbError, 'the run stopped');
+  assert.equal(e.rc, 13, 'SQLITE_FULL');
+  assert.equal(e.step, 7, "at the load's COMMIT");
+  // The load commits 100 rows a transaction: two went in before the disk filled up.
+  assert.equal(e.rowsAfterFull, 200);
+  assert.equal(e.intactAfterFull, true, 'PRAGMA integrity_check: ok');
+});
+
+test('a damaged disk image: the file system refuses to mount and says why; SQLite cannot open', () => {
+  const lo32 = (a: number, b: number): number => a + b * 2 ** 32;
+  // Block 1, the superblock: the right magic, version and block size, but 2^20 blocks.
+  const damage = new Map([
+    [128, lo32(0x66367678, 1)],
+    [129, lo32(1024, 1 << 20)],
+  ]);
+  assert.throws(
+    () =>
+      runYcsb(SKYLAKE, {
+        kernel: 'Zircon',
+        transport: 'native',
+        workload: 'c',
+        records: 10,
+        operations: 10,
+        damage,
+      }),
+    (x: unknown) =>
+      x instanceof YcsbError &&
+      x.rc === 14 &&
+      x.fsError === 'superblock size out of range: image of 1048576 blocks on a device of 16384',
+  );
+});

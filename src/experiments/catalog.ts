@@ -1,0 +1,62 @@
+// The experiments `skybridge reproduce` runs, by id, title and description only: what
+// `skybridge list` and the CLI's argument checks need, without loading the simulator.
+// registry.ts has the experiments themselves, in the same order; an experiment added there
+// goes here too (test/experiments/catalog.test.ts fails until it does).
+
+export interface ExperimentInfo {
+  id: string;
+  title: string;
+  description: string;
+}
+
+export const CATALOG = [
+  {
+    id: 'primitives',
+    title: 'Hardware primitives',
+    description:
+      'VMFUNC, MOV CR3 (flush / no-flush), no-op system call with and without KPTI, VM exit+entry, TLB-miss walks',
+  },
+  {
+    id: 'ipc',
+    title: 'IPC latency',
+    description:
+      "the three kernels' native IPC against SkyBridge in each; sel4bench's cases on seL4 (call, reply, round trip; same/different AS; 0/10 words; KPTI; PCID; cross-core); SkyBridge's message sizes, breakdown and chain",
+  },
+  {
+    id: 'indirect',
+    title: 'Indirect cost of IPC',
+    description:
+      'a user loop with a working set of 0 B to 1 MiB between IPCs: extra misses per IPC, by structure and by evictor',
+  },
+  {
+    id: 'sensitivity',
+    title: 'Sensitivity: SkyBridge speed-up per kernel with one profile parameter at ±25 %',
+    description:
+      'each calibrated parameter and the main per-instruction cost classes, scaled by 0.75 and 1.25; the ratio native round trip / SkyBridge round trip, rerun on the changed profile',
+  },
+  {
+    id: 'sqlite',
+    title:
+      'SQLite with YCSB A–F over a file-system server and a RAM-disk server, natively and with SkyBridge',
+    description:
+      'SQLite (the amalgamation, gcc) on our VFS; client → xv6-style FS server → RAM-disk server; each kernel’s own IPC against SkyBridge; throughput, improvement, requests and cycles per operation',
+  },
+  {
+    id: 'temporal',
+    title: 'Temporal isolation: whose time a SkyBridge call uses',
+    description:
+      "a handler's time charged to its client's slice; a fast client beside slow ones (stacks exhausted: Busy); a timer tick inside a handler; the server's budget ending calls",
+  },
+
+] as const satisfies readonly ExperimentInfo[];
+
+export type ExperimentId = (typeof CATALOG)[number]['id'];
+
+/** The catalog entry of `id`. */
+export function experimentInfo(id: ExperimentId): ExperimentInfo {
+  return CATALOG.find((e) => e.id === id)!;
+}
+
+export function isExperimentId(id: string): id is ExperimentId {
+  return CATALOG.some((e) => e.id === id);
+}
