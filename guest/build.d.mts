@@ -25,6 +25,11 @@ export interface Guest {
   extra?: string[];
   /** SkyBridge's trampoline: assembly alone, linked at the address the kernel maps it at. */
   trampoline?: boolean;
+  /** Its source file in `dir` when it is not `<name>.c` or `<name>.S` (a variant of another
+   *  program's, built with `defines`). */
+  source?: string;
+  /** Preprocessor symbols it is built with (-D), part of its hash. */
+  defines?: string[];
 }
 export const GUESTS: readonly Guest[];
 export const CFLAGS: readonly string[];

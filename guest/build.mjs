@@ -171,14 +171,7 @@ export const GUESTS = [
     sqlite: true,
     sse: true,
   },
-  {
-    name: 'sb-temporal',
-    dir: 'skybridge',
-    description:
-      'temporal isolation under SkyBridge as machine code: a handler doing a chosen amount of work, clients recording each call with RDTSC, a bystander recording when it did not run',
-    hostComparable: false,
-    kernelProgram: true,
-  },  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
+  fault('jump-data', 'calls into a non-executable .data array: #PF on fetch', '#PF', 'SIGSEGV'),
   fault('ud2', 'executes UD2 (0f 0b), the defined invalid opcode: #UD', '#UD', 'SIGILL'),
   fault('garbage', 'executes byte 0x06, no instruction in 64-bit mode: #UD', '#UD', 'SIGILL'),
   fault('divzero', '64-bit idiv by a volatile zero: #DE', '#DE', 'SIGFPE'),
@@ -219,7 +212,29 @@ export const GUESTS = [
     hostComparable: false,
     kernelProgram: true,
   },
-
+  {
+    name: 'sb-temporal',
+    dir: 'skybridge',
+    description:
+      'temporal isolation under SkyBridge as machine code: a handler doing a chosen amount of work, clients recording each call with RDTSC, a bystander recording when it did not run',
+    hostComparable: false,
+    kernelProgram: true,
+  },
+  // The trampoline with speculation hardening (docs/mitigations.md): the same file, assembled
+  // with the -D flags that turn it on.
+  ...[
+    ['sb-trampoline-rsb', ['SB_RSB_FILL'], 'fills the RSB after each VMFUNC'],
+    ['sb-trampoline-verw', ['SB_VERW'], 'clears CPU buffers (VERW) before each VMFUNC'],
+    ['sb-trampoline-hardened', ['SB_RSB_FILL', 'SB_VERW'], 'does both'],
+  ].map(([name, defines, what]) => ({
+    name,
+    dir: 'skybridge',
+    source: 'sb-trampoline.S',
+    defines,
+    description: `SkyBridge's trampoline built so that it ${what}`,
+    hostComparable: false,
+    trampoline: true,
+  })),
 ];
 
 /** Where the kernel maps SkyBridge's trampoline (guest/skybridge/skybridge-layout.h). */
@@ -262,10 +277,14 @@ function sourcesOf(name) {
     .filter((f) => (f.startsWith('lib') && /\.[chS]$/.test(f)) || f.endsWith('.h'))
     .sort()
     .map((f) => join(dir, f));
-  const own = join(dir, `${name}.${exists(join(dir, `${name}.S`)) ? 'S' : 'c'}`);
+  // `source`: another program's file, built with `defines` (the trampoline's variants).
+  const source = GUESTS.find((g) => g.name === name)?.source;
+  const own = join(dir, source ?? `${name}.${exists(join(dir, `${name}.S`)) ? 'S' : 'c'}`);
   // Headers of other folders a program includes (`includes`: folder names).
   for (const other of GUESTS.find((g) => g.name === name)?.includes ?? [])
-    for (const f of readdirSync(join(GUEST_DIR, other)).filter((x) => x.endsWith('.h')).sort())
+    for (const f of readdirSync(join(GUEST_DIR, other))
+      .filter((x) => x.endsWith('.h'))
+      .sort())
       shared.push(join(GUEST_DIR, other, f));
   if (GUESTS.find((g) => g.name === name)?.trampoline)
     return { own: [own], libc: shared.filter((f) => f.endsWith('.h')) };
@@ -277,7 +296,8 @@ function sourcesOf(name) {
 function inputHash(name, version) {
   const { own, libc } = sourcesOf(name);
   const h = createHash('sha256');
-  h.update(JSON.stringify({ CFLAGS, version }));
+  const defines = GUESTS.find((g) => g.name === name)?.defines;
+  h.update(JSON.stringify(defines ? { CFLAGS, version, defines } : { CFLAGS, version }));
   for (const f of [...own, ...libc])
     h.update(`\0${f.slice(GUEST_DIR.length)}\0`).update(readFileSync(f));
   return h.digest('hex');
@@ -503,6 +523,7 @@ function compile(name, sqlite) {
   // The trampoline is linked at the address the kernel maps it at in every process.
   if (GUESTS.find((g) => g.name === name)?.trampoline)
     args.push(`-Wl,-Ttext=${TRAMPOLINE_VA}`, '-Wl,-e,sb_call');
+  for (const d of GUESTS.find((g) => g.name === name)?.defines ?? []) args.push(`-D${d}`);
   if (sqlite) args.push('-I', sqlite.dir);
   args.push('-o', tmp, ...inputs);
   if (sqlite) args.push(sqlite.object);

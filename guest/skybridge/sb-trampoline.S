@@ -18,6 +18,80 @@
    Server:  handler(rdi, rsi, rdx = arguments, rcx = const struct sb_call *) -> rax. */
 #include "skybridge-layout.h"
 
+/* Speculation hardening, off unless built with it (guest/build.mjs: sb-trampoline-rsb,
+   sb-trampoline-verw, sb-trampoline-hardened; docs/mitigations.md has why and what it costs).
+   Kernels do both on their own switches between processes; a VMFUNC switch has no kernel on
+   it, so the trampoline must do them itself, and can, since neither is privileged.
+
+   SB_RSB_FILL: after each switch, before the first RET of the side arriving, overwrite the
+   return stack buffer with 32 entries that lead to a speculation trap, so no return address
+   the other side pushed (or planted by calls it never returned from) steers a RET of this
+   side, even speculatively (SpectreRSB, ret2spec). 32 is twice Skylake's 16 entries, as
+   Zircon's x86_ras_fill and seL4's x86_flush_rsb do; the 32 addresses are dropped from the
+   stack afterwards. Clobbers ECX and the flags. */
+#ifdef SB_RSB_FILL
+	.macro	sb_fill_rsb
+	mov	$16, %ecx
+1:	call	3f
+2:	pause				/* never reached but speculatively: a trap */
+	lfence
+	jmp	2b
+3:	call	5f
+4:	pause
+	lfence
+	jmp	4b
+5:	dec	%ecx
+	jnz	1b
+	lfence				/* no speculation past the loop before the RSB is full */
+	add	$(32 * 8), %rsp
+	.endm
+#else
+	.macro	sb_fill_rsb
+	.endm
+#endif
+/* SB_VERW: before each VMFUNC, VERW with a memory operand: with the MD_CLEAR microcode it
+   overwrites the store buffers, fill buffers and load ports, whatever the permission check
+   says (Intel's MDS guidance), so the side arriving cannot sample what the side leaving
+   loaded or stored (MDS), as kernels do on every return to user. The selector is the user
+   data segment's, which Intel recommends for the lowest latency (a valid writable one); it
+   is stored in the last word of the thread block, which nothing else uses, because that
+   page is in the DTLB already (this page, as data, shares a DTLB set with the tag, binding
+   and server pages, all 64 KiB-aligned, and would miss there). Changes ZF only. */
+#ifdef SB_VERW
+#define SB_TB_VERW_SEL 4088
+	.macro	sb_clear_buffers
+	movw	$0x2b, %gs:SB_TB_VERW_SEL	/* the user data segment (the Subkernel's GDT) */
+	verw	%gs:SB_TB_VERW_SEL
+	.endm
+#else
+	.macro	sb_clear_buffers
+	.endm
+#endif
+
+/* Neither side may read the other's registers. The SysV ABI lets a callee find anything in
+   the caller-saved ones, so each side's leftovers are cleared before the other side runs:
+   the client's scratch registers (R11, the XMM registers) before the handler, the server's
+   (RSI, RDI, R8, R9, the XMM registers) before the return VMFUNC. Callee-saved registers
+   need nothing: the client half restores its own from its own stack. */
+	.macro	sb_scrub_xmm
+	pxor	%xmm0, %xmm0
+	pxor	%xmm1, %xmm1
+	pxor	%xmm2, %xmm2
+	pxor	%xmm3, %xmm3
+	pxor	%xmm4, %xmm4
+	pxor	%xmm5, %xmm5
+	pxor	%xmm6, %xmm6
+	pxor	%xmm7, %xmm7
+	pxor	%xmm8, %xmm8
+	pxor	%xmm9, %xmm9
+	pxor	%xmm10, %xmm10
+	pxor	%xmm11, %xmm11
+	pxor	%xmm12, %xmm12
+	pxor	%xmm13, %xmm13
+	pxor	%xmm14, %xmm14
+	pxor	%xmm15, %xmm15
+	.endm
+
 	.text
 	.globl	sb_call, sb_vmfunc_call, sb_server_entry, sb_handler_return, sb_vmfunc_return
 	.globl	sb_client_return, sb_abort, sb_wild, sb_end
@@ -52,6 +126,7 @@ sb_call:
 	movq	$1, %gs:SB_TB_FLIGHT
 	mov	%rcx, %r15			/* third argument; RCX carries the index */
 	mov	%r9, %rcx
+	sb_clear_buffers
 	xor	%eax, %eax
 sb_vmfunc_call:
 	vmfunc					/* EPTP switch: function 0, index ECX */
@@ -92,6 +167,7 @@ sb_server_entry:
 	shl	$SB_STACK_SHIFT, %rax
 	movabs	$SB_STACKS, %rsp
 	add	%rax, %rsp			/* top of stack rbp */
+	sb_fill_rsb				/* before the handler's first RET */
 	mov	SB_TAG_PID(%r8), %rax		/* struct sb_call, built from the server's own tables */
 	push	%rax
 	mov	%r12, %rax
@@ -103,6 +179,8 @@ sb_server_entry:
 	mov	%rdx, %rsi
 	mov	%r15, %rdx
 	mov	%rsp, %rcx
+	xor	%r11d, %r11d			/* the client's: see sb_scrub_xmm */
+	sb_scrub_xmm
 	call	*SB_ST_HANDLER(%r10)
 sb_handler_return:
 	mov	%rax, %rdx			/* the result */
@@ -131,6 +209,12 @@ sb_handler_return:
 	mov	%r13, %r11			/* the caller's own key: the refusal is genuine */
 	xor	%edx, %edx
 .Lreturn:
+	xor	%esi, %esi			/* the server's: see sb_scrub_xmm */
+	xor	%edi, %edi
+	xor	%r8d, %r8d
+	xor	%r9d, %r9d
+	sb_scrub_xmm
+	sb_clear_buffers
 	mov	%r14, %rcx
 	xor	%eax, %eax
 sb_vmfunc_return:
@@ -147,6 +231,7 @@ sb_client_return:
 	jne	sb_wild
 	mov	%gs:SB_TB_RSP, %rsp
 	movq	$0, %gs:SB_TB_FLIGHT
+	sb_fill_rsb				/* before the RET to the caller */
 	cmp	%gs:SB_TB_KEY, %r11		/* a return through the server's half with our key */
 	jne	.Lbad_return
 	mov	%r10, %rax

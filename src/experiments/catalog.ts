@@ -47,7 +47,13 @@ export const CATALOG = [
     description:
       "a handler's time charged to its client's slice; a fast client beside slow ones (stacks exhausted: Busy); a timer tick inside a handler; the server's budget ending calls",
   },
-
+  {
+    id: 'mitigations',
+    title:
+      'Meltdown, Spectre v2, L1TF and MDS mitigations: their cost on each kernel’s IPC and on SkyBridge’s path',
+    description:
+      'KPTI, IBPB, RSB fill, IBRS, VERW and the L1D flush at the sites each kernel uses them, one at a time and as each kernel ships them; SkyBridge with trampolines that fill the RSB and clear CPU buffers on each VMFUNC switch; the L1D flush on a VM exit',
+  },
 ] as const satisfies readonly ExperimentInfo[];
 
 export type ExperimentId = (typeof CATALOG)[number]['id'];

@@ -10,6 +10,8 @@
 
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { rowId, type ExperimentResult, type ResultRow, type Stats } from '../report/schema.ts';
+import type { CounterLog } from './case-counters.ts';
+import type { ExperimentInfo } from './catalog.ts';
 
 export type { ExperimentResult, Metric, ResultRow, RowParams, Stats } from '../report/schema.ts';
 
@@ -23,12 +25,12 @@ export interface RunContext {
   /** A smoke run (`reproduce --quick`): the long experiments run one small case of each
    *  kind, to show that they work and what their rows look like; not the reported figures. */
   quick?: boolean;
+  /** When given, each case's counters across its measured repetitions go here. */
+  counters?: CounterLog;
 }
 
-export interface Experiment {
-  id: string;
-  title: string;
-  description: string;
+/** An experiment: its id, title and description (from catalog.ts) and how to run it. */
+export interface Experiment extends ExperimentInfo {
   run(ctx: RunContext): ExperimentResult;
 }
 

@@ -27,6 +27,7 @@ import { USER_IPC_BUFFERS } from '../kernel/layout.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
+import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { guestImage, symbol, writeWord } from './guest-image.ts';
 import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
@@ -40,6 +41,8 @@ export interface FiascoCase {
   pcid: boolean;
   /** Measured round trips after the warm-up (default: the harness's RUNS). */
   runs?: number;
+  /** Speculative-execution mitigations in the kernel (none when absent; mitigations.ts). */
+  mitigations?: Partial<MitigationConfig>;
 }
 
 export interface FiascoResult extends IpcResult {
@@ -55,7 +58,8 @@ function once(
 ): BenchRun & { kernel: number } {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
   const fiasco = new Fiasco();
-  const k = new Subkernel(m, fiasco, { ...DEFAULT_CONFIG, kpti: c.kpti, pcid: c.pcid });
+  const { kpti, pcid, mitigations } = c;
+  const k = new Subkernel(m, fiasco, { ...DEFAULT_CONFIG, kpti, pcid, mitigations });
   fiasco.attach(k);
   const g = guestImage('fiasco-ipcbench');
   const client = loadElf(k, 'client', g.bytes).process;

@@ -6,7 +6,7 @@
 // cache misses say where they come from, and the eviction records say who evicted its lines
 // (kernel code, kernel data, the server) and its TLB entries.
 
-import { C } from '../hw/counters.ts';
+import { C, type CounterSnapshot } from '../hw/counters.ts';
 import { Mode } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import { EvictionLog, LEVEL_NAMES } from '../hw/memory-hierarchy.ts';
@@ -29,6 +29,7 @@ import {
   type RunContext,
   type Stats,
 } from './experiment.ts';
+import { experimentInfo } from './catalog.ts';
 
 const WARMUP = 4;
 const RUNS = 16;
@@ -49,10 +50,16 @@ export interface IndirectResult {
   /** The spread over the measured passes: client user-mode cycles per pass without the IPC,
    *  and pass by pass, with minus without. */
   stats: { userCyclesWithout: Stats; extraCycles: Stats };
+  /** The machine's counters across the measured passes with the IPC. */
+  counters: CounterSnapshot;
+  /** How many passes that is. */
+  passes: number;
 }
 
 interface Run {
   user: Float64Array;
+  /** The machine's counters across the measured passes. */
+  counters: CounterSnapshot | null;
   /** Client user-mode cycles of each measured pass. */
   passCycles: number[];
   total: number;
@@ -114,8 +121,10 @@ function once(
   const log = new EvictionLog();
   const tlb = new Map<number, number>();
   let total0 = 0;
+  let start: CounterSnapshot | null = null;
   const r: Run = {
     user: new Float64Array(64),
+    counters: null,
     passCycles: [],
     total: 0,
     evictions: log,
@@ -139,6 +148,7 @@ function once(
         for (let i = 0; i < WARMUP + RUNS; i++) {
           if (i === WARMUP) {
             total0 = u.core.cycles;
+            start = m.snapshot();
             m.caches.evictions = log;
             for (const s of Object.values(u.core.ts.tc)) s.evictions = tlb;
           }
@@ -161,6 +171,7 @@ function once(
         }
         m.caches.evictions = null;
         r.total = u.core.cycles - total0;
+        r.counters = m.snapshot().minus(start!);
       })(),
     { priority: 100 },
   );
@@ -232,6 +243,8 @@ export function measureIndirect(
     direct: per(w.total) - per(w.user[C.cycles]!),
     evictedBy,
     tlbEvictedBy,
+    counters: w.counters!,
+    passes: RUNS,
     stats: {
       userCyclesWithout: summarize(wo.passCycles),
       extraCycles: summarize(w.passCycles.map((c, i) => c - wo.passCycles[i]!)),
@@ -274,6 +287,12 @@ function run(ctx: RunContext): ExperimentResult {
         pcid,
         workingSet: bytes,
       };
+      ctx.counters?.add({
+        params,
+        repetitions: r.passes,
+        per: 'pass with an IPC',
+        snapshot: r.counters,
+      });
       add({
         measurement: `${ws}: client loop cycles per pass, no IPC`,
         metric: 'loop-cycles',
@@ -324,10 +343,4 @@ function run(ctx: RunContext): ExperimentResult {
   };
 }
 
-export const indirect: Experiment = {
-  id: 'indirect',
-  title: 'Indirect cost of IPC',
-  description:
-    'a user loop with a working set of 0 B to 1 MiB between IPCs: extra misses per IPC, by structure and by evictor',
-  run,
-};
+export const indirect: Experiment = { ...experimentInfo('indirect'), run };

@@ -7,6 +7,7 @@
 // subtracted from each. Mean of RUNS after WARMUP. Instructions per round trip: the run
 // minus a twin that does only the warm-up (the model is deterministic, so the rest cancels).
 
+import type { CounterSnapshot } from '../hw/counters.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
 import type { InProcess } from '../kernel/user-memory.ts';
 import { summarize, type IpcStats } from './experiment.ts';
@@ -24,6 +25,8 @@ export interface IpcResult {
   instructions: number;
   /** The spread of the per-round figures behind the means. */
   stats: IpcStats;
+  /** The machine's counters across the measured round trips (the run minus its twin). */
+  counters: CounterSnapshot;
 }
 
 /** One run of a benchmark program: its kernel, its two threads, the instructions retired. */
@@ -61,6 +64,7 @@ export function ipcResult(g: GuestImage, run: BenchRun, warm: BenchRun, runs: nu
     roundTrip: mean(trip),
     overhead,
     instructions: (run.instructions - warm.instructions) / runs,
+    counters: run.k.machine.snapshot().minus(warm.k.machine.snapshot()),
     stats: {
       call: summarize(less(call)),
       reply: summarize(less(back)),

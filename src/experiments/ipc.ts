@@ -11,10 +11,12 @@ import {
   type RowSpec,
   type RunContext,
 } from './experiment.ts';
+import { experimentInfo } from './catalog.ts';
 import { runSel4Bench, type IpcCase } from './sel4bench.ts';
 import { runSkyBridgeBench, type SbCase } from './skybridge-bench.ts';
 import { KERNELS, nativeIpc, type KernelName, type NativeIpc } from './kernels.ts';
 import { SKYBRIDGE_PHASES } from '../report/schema.ts';
+import type { CounterSnapshot } from '../hw/counters.ts';
 
 const SEL4BENCH =
   'sel4bench, Skylake i7-6700, no Meltdown mitigation (sel4.systems/About/Performance)';
@@ -61,14 +63,26 @@ function nativeStats(n: NativeIpc): IpcStats {
   return s;
 }
 
+/** Hands a case's counters across its measured round trips to --counters. */
+function roundTrips(
+  ctx: RunContext,
+  group: string,
+  params: RowParams,
+  repetitions: number,
+  snapshot: CounterSnapshot,
+): void {
+  ctx.counters?.add({ group, params, repetitions, per: 'round trip', snapshot });
+}
+
 const add =
   (rows: ResultRow[]) =>
   (spec: RowSpec): void =>
     void rows.push(makeRow('ipc', spec));
 
 /** The three kernels side by side: native round trip, SkyBridge built into the same kernel,
- *  and how much faster SkyBridge is (the ratio of the two round trips). */
-function kernelRows(ctx: RunContext): ResultRow[] {
+ *  and how much faster SkyBridge is (the ratio of the two round trips): the experiment's
+ *  first rows (group 'kernels'), which README.md's table shows. */
+export function kernelRows(ctx: RunContext): ResultRow[] {
   const rows: ResultRow[] = [];
   const push = add(rows);
   const group = 'kernels';
@@ -80,6 +94,9 @@ function kernelRows(ctx: RunContext): ResultRow[] {
       const cfg = `inter-AS, ${kpti ? 'KPTI' : 'no KPTI'}, PCID`;
       const common = { kernel: name, interAs: true, crossCore: false, kpti, pcid: true } as const;
       const native: RowParams = { ...common, mechanism: 'native', ...NATIVE_MESSAGE[name] };
+      const sbParams: RowParams = { ...common, mechanism: 'skybridge', bytes: 0, chain: false };
+      roundTrips(ctx, group, native, ns.roundTrip.n, n.counters);
+      roundTrips(ctx, group, sbParams, sb.stats.roundTrip.n, sb.counters);
       if (!kpti) {
         push({
           group,
@@ -111,7 +128,7 @@ function kernelRows(ctx: RunContext): ResultRow[] {
         group,
         measurement: `${name} + SkyBridge round trip, ${cfg}`,
         metric: 'roundtrip',
-        params: { ...common, mechanism: 'skybridge', bytes: 0, chain: false },
+        params: sbParams,
         value: sb.roundTrip,
         unit: 'cycles',
         stats: sb.stats.roundTrip,
@@ -155,6 +172,7 @@ function run(ctx: RunContext): ExperimentResult {
       pcid: c.pcid,
       words: c.words,
     };
+    roundTrips(ctx, group, params, r.stats.roundTrip.n, r.counters);
     push({
       group,
       measurement: `seL4 call, ${l}`,
@@ -225,6 +243,7 @@ function run(ctx: RunContext): ExperimentResult {
       bytes: c.bytes,
       chain: c.chain ?? false,
     };
+    roundTrips(ctx, group, params, r.stats.roundTrip.n, r.counters);
     if (!c.chain) {
       push({
         group,
@@ -309,10 +328,4 @@ function run(ctx: RunContext): ExperimentResult {
   };
 }
 
-export const ipc: Experiment = {
-  id: 'ipc',
-  title: 'IPC latency',
-  description:
-    "the three kernels' native IPC against SkyBridge in each; sel4bench's cases on seL4 (call, reply, round trip; same/different AS; 0/10 words; KPTI; PCID; cross-core); SkyBridge's message sizes, breakdown and chain",
-  run,
-};
+export const ipc: Experiment = { ...experimentInfo('ipc'), run };

@@ -1,11 +1,13 @@
 // The three Subkernels, by name, for experiments that compare them: how to boot each (with
 // or without SkyBridge built in) and how to run its native IPC benchmark.
 
+import type { CounterSnapshot } from '../hw/counters.ts';
 import type { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { Fiasco } from '../kernel/fiasco/fiasco.ts';
 import { Sel4 } from '../kernel/sel4/sel4.ts';
 import { bootZircon } from '../kernel/zircon/zircon.ts';
+import type { MitigationConfig } from '../kernel/mitigations.ts';
 import {
   DEFAULT_CONFIG,
   Subkernel,
@@ -54,6 +56,8 @@ export interface NativeIpc {
   instructions: number;
   /** What the benchmark measures (each kernel's own IPC idiom). */
   how: string;
+  /** The machine's counters across the measured round trips. */
+  counters: CounterSnapshot;
 }
 
 /** The kernel's native round trip between two address spaces with an empty message. */
@@ -64,8 +68,10 @@ export function nativeIpc(
   pcid: boolean,
   /** Measured round trips (default: the harness's). */
   runs?: number,
+  /** Speculative-execution mitigations in the kernel (none by default). */
+  mitigations?: Partial<MitigationConfig>,
 ): NativeIpc {
-  const n = runs === undefined ? {} : { runs };
+  const n = { ...(runs === undefined ? {} : { runs }), mitigations };
   switch (name) {
     case 'seL4':
       return {

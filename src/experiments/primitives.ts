@@ -2,7 +2,7 @@
 // machine (the paper's Table 1 and the Rootkernel's walk-length argument). Each figure is
 // the cycle counter's difference across the modelled code, after warm-up runs.
 
-import { C } from '../hw/counters.ts';
+import { C, type CounterSnapshot } from '../hw/counters.ts';
 import { R } from '../hw/core.ts';
 import { ENC } from '../hw/encodings.ts';
 import { movToCr3, swapgs, syscall, sysret } from '../hw/isa.ts';
@@ -14,10 +14,12 @@ import {
   type Experiment,
   type ExperimentResult,
   type ResultRow,
+  type RowParams,
   type RowSpec,
   type RunContext,
   type Stats,
 } from './experiment.ts';
+import { experimentInfo } from './catalog.ts';
 import { Testbed, USER_DATA } from './testbed.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { Access } from '../hw/translation-state.ts';
@@ -31,22 +33,29 @@ interface Measured {
   mean: number;
   /** Their spread. */
   stats: Stats;
+  /** The machine's counters across the measured runs. */
+  counters: CounterSnapshot;
 }
 
 /** Mean cycles of `op` over RUNS runs after WARMUP runs, and their spread. */
 function measure(tb: Testbed, op: (i: number) => void): Measured {
   for (let i = 0; i < WARMUP; i++) op(i);
   const before = tb.core.cycles;
+  const counters = tb.m.snapshot();
   const each: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t = tb.core.cycles;
     op(i);
     each.push(tb.core.cycles - t);
   }
-  return { mean: (tb.core.cycles - before) / RUNS, stats: summarize(each) };
+  return {
+    mean: (tb.core.cycles - before) / RUNS,
+    stats: summarize(each),
+    counters: tb.m.snapshot().minus(counters),
+  };
 }
 
-function vmfuncCost(profile: CpuProfile): Measured {
+export function vmfuncCost(profile: CpuProfile): Measured {
   const tb = new Testbed({ profile });
   tb.addEpt(1);
   const at = tb.userCode.emit(ENC.vmfunc);
@@ -58,11 +67,11 @@ function vmfuncCost(profile: CpuProfile): Measured {
   });
 }
 
-function cr3Cost(
+export function cr3Cost(
   profile: CpuProfile,
   pcid: boolean,
   noFlush: boolean,
-): { cycles: number; stats: Stats; invalidated: number } {
+): { cycles: number; stats: Stats; invalidated: number; counters: CounterSnapshot } {
   const tb = new Testbed({ profile, pcid, startCpl: 0 });
   const at = tb.kernelText.emit(ENC.movCr3Rax);
   const c = tb.core;
@@ -82,8 +91,15 @@ function cr3Cost(
     }
   };
   for (let i = 0; i < WARMUP; i++) op(false);
+  // The measured runs' loads (something for the write to invalidate) are in the counters.
+  const s0 = tb.m.snapshot();
   for (let i = 0; i < RUNS; i++) op(true);
-  return { cycles: cycles / RUNS, stats: summarize(each), invalidated: invalidated / RUNS };
+  return {
+    cycles: cycles / RUNS,
+    stats: summarize(each),
+    invalidated: invalidated / RUNS,
+    counters: tb.m.snapshot().minus(s0),
+  };
 }
 
 /**
@@ -91,7 +107,7 @@ function cr3Cost(
  * dispatch (cmp/jae/xor); SWAPGS; SYSRETQ. With KPTI, Linux's CR3 switch on entry and exit
  * (mov from CR3, mask the PCID/user bit, set bit 63, MOV to CR3), each a no-flush write.
  */
-function nullSyscall(profile: CpuProfile, kpti: boolean): Measured {
+export function nullSyscall(profile: CpuProfile, kpti: boolean): Measured {
   const tb = new Testbed({ profile, kpti });
   const c = tb.core;
   const k = tb.kernelText;
@@ -129,7 +145,7 @@ function nullSyscall(profile: CpuProfile, kpti: boolean): Measured {
 
 /** VMCALL from the guest, a five-instruction VMM handler (read reason and length, advance
  *  the guest RIP), VMRESUME: the whole round trip as the guest sees it. */
-function vmExitRoundTrip(profile: CpuProfile): Measured {
+export function vmExitRoundTrip(profile: CpuProfile): Measured {
   const tb = new Testbed({ profile });
   const c = tb.core;
   const call = tb.userCode.emit(ENC.vmcall);
@@ -156,10 +172,11 @@ interface WalkFigures {
   cycles: number;
   /** References that missed every cache level. */
   dram: number;
+  counters: CounterSnapshot;
 }
 
 /** One TLB-miss translation of a user data address, read from the counters. */
-function walkCost(
+export function walkCost(
   profile: CpuProfile,
   mode: 'native' | 'ept4k' | 'ept1g',
   cold: boolean,
@@ -185,11 +202,13 @@ function walkCost(
   }
   const refs0 = c.ctr[C.walkRefs]!;
   const dram0 = c.ctr[C.llcMiss]!;
+  const s0 = tb.m.snapshot();
   c.translateOrTrap(la, Access.Read);
   return {
     refs: c.ctr[C.walkRefs]! - refs0,
     cycles: c.ts.outLatency,
     dram: c.ctr[C.llcMiss]! - dram0,
+    counters: tb.m.snapshot().minus(s0),
   };
 }
 
@@ -200,8 +219,17 @@ function run(ctx: RunContext): ExperimentResult {
   const steps = 12;
   let done = 0;
   const tick = (): void => ctx.progress?.(++done, steps);
+  // Each case's counters (reproduce --counters): RUNS runs, or one walk.
+  const count = (params: RowParams, snapshot: CounterSnapshot, walk = false): void =>
+    ctx.counters?.add({
+      params,
+      repetitions: walk ? 1 : RUNS,
+      per: walk ? 'walk' : 'run',
+      snapshot,
+    });
 
   const vmfunc = vmfuncCost(p);
+  count({ operation: 'vmfunc', caches: 'warm' }, vmfunc.counters);
   add({
     measurement: 'VMFUNC (EPTP switch), warm',
     metric: 'cycles',
@@ -215,6 +243,7 @@ function run(ctx: RunContext): ExperimentResult {
   });
   tick();
   const flush = cr3Cost(p, false, false);
+  count({ operation: 'mov-cr3', pcid: false, flush: true }, flush.counters);
   add({
     measurement: 'MOV to CR3, PCID off (flushes)',
     metric: 'cycles',
@@ -229,6 +258,7 @@ function run(ctx: RunContext): ExperimentResult {
   });
   tick();
   const pcidFlush = cr3Cost(p, true, false);
+  count({ operation: 'mov-cr3', pcid: true, flush: true }, pcidFlush.counters);
   add({
     measurement: 'MOV to CR3, PCID on, bit 63 clear (flushes that PCID)',
     metric: 'cycles',
@@ -240,6 +270,7 @@ function run(ctx: RunContext): ExperimentResult {
   });
   tick();
   const keep = cr3Cost(p, true, true);
+  count({ operation: 'mov-cr3', pcid: true, flush: false }, keep.counters);
   add({
     measurement: 'MOV to CR3, PCID on, bit 63 set (no flush)',
     metric: 'cycles',
@@ -252,6 +283,7 @@ function run(ctx: RunContext): ExperimentResult {
   tick();
   // The Testbed turns PCIDs on with KPTI and leaves them off without.
   const sys = nullSyscall(p, false);
+  count({ operation: 'syscall', kpti: false, pcid: false }, sys.counters);
   add({
     measurement: 'no-op system call, KPTI off',
     metric: 'cycles',
@@ -266,6 +298,7 @@ function run(ctx: RunContext): ExperimentResult {
   });
   tick();
   const sysKpti = nullSyscall(p, true);
+  count({ operation: 'syscall', kpti: true, pcid: true }, sysKpti.counters);
   add({
     measurement: 'no-op system call, KPTI on (PCID)',
     metric: 'cycles',
@@ -280,6 +313,7 @@ function run(ctx: RunContext): ExperimentResult {
   });
   tick();
   const vmExit = vmExitRoundTrip(p);
+  count({ operation: 'vm-exit-entry' }, vmExit.counters);
   add({
     measurement: 'VM exit + VM entry round trip (VMCALL, 5-instruction handler)',
     metric: 'cycles',
@@ -295,6 +329,7 @@ function run(ctx: RunContext): ExperimentResult {
     ['ept1g', '1 GiB EPT', '1g'],
   ] as const) {
     const cold = walkCost(p, mode, true);
+    count({ operation: 'tlb-miss-walk', ept, caches: 'cold' }, cold.counters, true);
     add({
       measurement: `TLB-miss walk, ${label}, nothing cached`,
       metric: 'references',
@@ -312,6 +347,7 @@ function run(ctx: RunContext): ExperimentResult {
       note: `caches cold at the start: ${cold.dram} references from DRAM, the rest re-read lines`,
     });
     const warm = walkCost(p, mode, false);
+    count({ operation: 'tlb-miss-walk', ept, caches: 'warm' }, warm.counters, true);
     add({
       measurement: `TLB-miss walk, ${label}, neighbour warm`,
       metric: 'references',
@@ -342,10 +378,4 @@ function run(ctx: RunContext): ExperimentResult {
   };
 }
 
-export const primitives: Experiment = {
-  id: 'primitives',
-  title: 'Hardware primitives',
-  description:
-    'VMFUNC, MOV CR3 (flush / no-flush), no-op system call with and without KPTI, VM exit+entry, TLB-miss walks',
-  run,
-};
+export const primitives: Experiment = { ...experimentInfo('primitives'), run };

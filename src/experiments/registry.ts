@@ -1,4 +1,6 @@
-// Every experiment `skybridge reproduce` can run, in the order it runs them.
+// Every experiment `skybridge reproduce` can run, in the order it runs them. catalog.ts
+// names and describes them without loading them (for `skybridge list`);
+// test/experiments/catalog.test.ts checks that it says what this file has.
 
 import type { Experiment } from './experiment.ts';
 import { primitives } from './primitives.ts';
@@ -7,8 +9,17 @@ import { indirect } from './indirect.ts';
 import { sensitivity } from './sensitivity.ts';
 import { sqlite } from './sqlite.ts';
 import { temporal } from './temporal.ts';
+import { mitigations } from './mitigations.ts';
 
-export const EXPERIMENTS: readonly Experiment[] = [primitives, ipc, indirect, sensitivity, sqlite, temporal];
+export const EXPERIMENTS: readonly Experiment[] = [
+  primitives,
+  ipc,
+  indirect,
+  sensitivity,
+  sqlite,
+  temporal,
+  mitigations,
+];
 
 export function findExperiment(id: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.id === id);

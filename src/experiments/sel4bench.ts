@@ -17,6 +17,7 @@ import type { Process } from '../kernel/process.ts';
 import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import { Sel4 } from '../kernel/sel4/sel4.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
+import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { guestImage, symbol, writeWord } from './guest-image.ts';
 import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
@@ -35,12 +36,15 @@ export interface IpcCase {
   fastpath?: boolean;
   /** Measured round trips after the warm-up (default: the harness's RUNS). */
   runs?: number;
+  /** Speculative-execution mitigations in the kernel (none when absent; mitigations.ts). */
+  mitigations?: Partial<MitigationConfig>;
 }
 
 function once(profile: CpuProfile, c: IpcCase, rounds: number, warm: number): BenchRun {
   const m = new Machine({ cores: c.crossCore ? 2 : 1, memoryBytes: 1024 ** 3, profile });
   const sel4 = new Sel4({ fastpath: c.fastpath ?? true });
-  const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, kpti: c.kpti, pcid: c.pcid });
+  const { kpti, pcid, mitigations } = c;
+  const k = new Subkernel(m, sel4, { ...DEFAULT_CONFIG, kpti, pcid, mitigations });
   sel4.attach(k);
   const g = guestImage('sel4-ipcbench');
   const client = loadElf(k, 'client', g.bytes).process;

@@ -8,11 +8,13 @@
 
 import { Stop } from '../hw/cpu/interpreter.ts';
 import { R } from '../hw/core.ts';
+import type { CounterSnapshot } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
 import { LinuxAbi } from '../kernel/linux/abi.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
+import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Process } from '../kernel/process.ts';
 import type { ThreadCode } from '../kernel/thread.ts';
 import type { UserApi } from '../kernel/user.ts';
@@ -20,7 +22,7 @@ import { summarize, type IpcStats, type Stats } from './experiment.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { ipcResult, RUNS, WARMUP, type BenchRun } from './ipc-harness.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
-import { newSkyBridge, trampoline } from './skybridge-setup.ts';
+import { newSkyBridge, trampoline, type TrampolineName } from './skybridge-setup.ts';
 
 export interface SbCase {
   /** The Subkernel SkyBridge is built into (seL4 by default). */
@@ -33,6 +35,10 @@ export interface SbCase {
   chain?: boolean;
   /** Measured calls after the warm-up (default RUNS). */
   runs?: number;
+  /** Which build of the trampoline (default: sb-trampoline; skybridge-setup.ts). */
+  trampoline?: TrampolineName;
+  /** Speculative-execution mitigations in the kernel (none when absent; mitigations.ts). */
+  mitigations?: Partial<MitigationConfig>;
 }
 
 export interface SbResult {
@@ -44,6 +50,8 @@ export interface SbResult {
   phases: Record<string, number>;
   /** The spread of the measured calls' figures, and of each phase's. */
   stats: IpcStats & { phases: Record<string, Stats> };
+  /** The machine's counters across the measured round trips (ipc-harness.ts). */
+  counters: CounterSnapshot;
 }
 
 /** Phases of one direct call, each from one trampoline label to the next. */
@@ -72,9 +80,10 @@ function setup(
   booted?: (k: BenchRun['k']) => void,
 ): Setup {
   const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sb = newSkyBridge();
+  const sb = newSkyBridge(undefined, c.trampoline);
   const abi = new LinuxAbi({ seed: 1, frequencyGHz: profile.frequencyGHz });
-  const k = bootKernel(c.kernel ?? 'seL4', m, { kpti: c.kpti, pcid: c.pcid }, [sb, abi]);
+  const { kpti, pcid, mitigations } = c;
+  const k = bootKernel(c.kernel ?? 'seL4', m, { kpti, pcid, mitigations }, [sb, abi]);
   booted?.(k);
   const g = guestImage('sb-ipcbench');
   const client = loadElf(k, 'client', g.bytes);
@@ -117,8 +126,13 @@ function setup(
 
 /** A machine-code body that stops at each trampoline label in turn and at the call's
  *  return address, noting the core's clock there. */
-function probeBody(laps: number[][], handler: number, k: () => BenchRun['k']) {
-  const at = trampoline().at;
+function probeBody(
+  laps: number[][],
+  handler: number,
+  k: () => BenchRun['k'],
+  name?: TrampolineName,
+) {
+  const at = trampoline(name).at;
   return (m: Machine) =>
     function* (u: UserApi): ThreadCode {
       const core = u.core;
@@ -178,7 +192,7 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
       c,
       total,
       total,
-      probeBody(laps, handler, () => kernel),
+      probeBody(laps, handler, () => kernel, c.trampoline),
       (k) => (kernel = k),
     );
   }
@@ -194,6 +208,7 @@ export function runSkyBridgeBench(profile: CpuProfile, c: SbCase): SbResult {
     reply: ipc.reply,
     roundTrip: ipc.roundTrip,
     instructions: ipc.instructions,
+    counters: ipc.counters,
     phases,
     stats: { ...ipc.stats, phases: phaseStats },
   };

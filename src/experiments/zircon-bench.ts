@@ -19,6 +19,7 @@ import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
+import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Thread } from '../kernel/thread.ts';
 import type { InProcess } from '../kernel/user-memory.ts';
 import { MAX_MSG_BYTES } from '../kernel/zircon/objects.ts';
@@ -37,6 +38,8 @@ export interface ZirconCase {
   crossCore?: boolean;
   /** Measured round trips after the warm-up (default: the harness's RUNS). */
   runs?: number;
+  /** Speculative-execution mitigations in the kernel (none when absent; mitigations.ts). */
+  mitigations?: Partial<MitigationConfig>;
 }
 
 export interface ZirconResult extends IpcResult {
@@ -51,7 +54,8 @@ function once(
   warm: number,
 ): BenchRun & { kernel: number } {
   const m = new Machine({ cores: c.crossCore ? 2 : 1, memoryBytes: 1024 ** 3, profile });
-  const { k, zircon } = bootZircon(m, { kpti: c.kpti, pcid: c.pcid });
+  const { kpti, pcid, mitigations } = c;
+  const { k, zircon } = bootZircon(m, { kpti, pcid, mitigations });
   const g = guestImage('zircon-ipcbench');
   const client = loadElf(k, 'client', g.bytes).process;
   const server = c.interAs ? loadElf(k, 'server', g.bytes).process : client;

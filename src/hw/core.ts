@@ -158,6 +158,20 @@ export class Core {
       s.ep = 0;
       s.eptAd = false;
     }
+    if (this.env.trace.enabled) this.traceContext(false);
+  }
+
+  /** Tells the trace the core's context (mode, owner, EPT view); it keeps only changes,
+   *  unless `force` (the start of a trace). */
+  traceContext(force: boolean): void {
+    this.env.trace.context(
+      this.id,
+      this.cycles,
+      this.mode,
+      this.owner,
+      this.ts.eptOn ? this.ts.eptRoot : -1,
+      force,
+    );
   }
 
   /** Charges `n` cycles to the current slot. */
@@ -384,6 +398,13 @@ export class Core {
    */
   raiseException(vector: number, errorCode: number, cr2 = 0): never {
     this.ctr[C.exceptions]++;
+    if (this.env.trace.enabled)
+      this.env.trace.emit(this.id, this.cycles, 'exception', `vector ${vector}`, {
+        vector,
+        errorCode,
+        rip: hex(this.rip),
+        ...(vector === Vector.PF ? { cr2: hex(cr2) } : {}),
+      });
     if (this.nonRoot && this.vmcs !== null && (this.vmcs.exceptionBitmap & (1 << vector)) !== 0) {
       // A #PF that causes a VM exit leaves CR2 unwritten, and the exit qualification is the
       // faulting linear address (SDM Vol. 3C §28.1, §28.2.1).
@@ -491,12 +512,12 @@ export class Core {
     this.ctr[C.vmexits]++;
     this.ctr[exitCounter(reason)]++;
     this.charge(this.profile.ops.vmExit);
-    this.env.trace.emit(
-      this.id,
-      this.cycles,
-      'vmexit',
-      `reason ${reason} qual ${hex(qualification)}`,
-    );
+    if (this.env.trace.enabled)
+      this.env.trace.emit(this.id, this.cycles, 'vmexit', `reason ${reason}`, {
+        reason,
+        qualification: hex(qualification),
+        rip: hex(this.rip),
+      });
     this.nonRoot = false;
     this.cpl = 0;
     this.cr3 = v.hostCr3;

@@ -24,8 +24,10 @@ export const ENC = {
   rdtsc: [0x0f, 0x31],
   /** WRMSR (used for the x2APIC ICR to send an IPI, and for IA32_PRED_CMD / FLUSH_CMD) */
   wrmsr: [0x0f, 0x30],
-  /** VERW [RAX]-style memory form is modelled as VERW AX: 0F 00 E8 */
-  verw: [0x0f, 0x00, 0xe8],
+  /** VERW word [RAX]: the memory-operand form, the one MD_CLEAR guarantees to overwrite the
+   *  CPU buffers (Intel's MDS guidance, quoted in Linux commit 6a9e5292 "x86/speculation/mds:
+   *  Add mds_clear_cpu_buffers()"; Fiasco's exit path uses `verw verw_gdt_data_kernel`). */
+  verw: [0x0f, 0x00, 0x28],
   iretq: [0x48, 0xcf],
   hlt: [0xf4],
   nop: [0x90],

@@ -22,7 +22,8 @@ export function syscall(core: Core, rip: number): void {
   core.cpl = 0;
   core.rip = core.lstar;
   core.syncContext();
-  core.env.trace.emit(core.id, core.cycles, 'syscall', `from ${hex(rip)}`);
+  if (core.env.trace.enabled)
+    core.env.trace.emit(core.id, core.cycles, 'syscall', `from ${hex(rip)}`, { rip: hex(rip) });
 }
 
 /** SYSRET to 64-bit mode (SDM Vol. 2B): #GP at CPL ≠ 0 or non-canonical RCX; RIP ← RCX,
@@ -38,7 +39,8 @@ export function sysret(core: Core, rip: number): void {
   core.cpl = 3;
   core.rip = target;
   core.syncContext();
-  core.env.trace.emit(core.id, core.cycles, 'sysret', `to ${hex(target)}`);
+  if (core.env.trace.enabled)
+    core.env.trace.emit(core.id, core.cycles, 'sysret', `to ${hex(target)}`, { to: hex(target) });
 }
 
 /** SWAPGS (SDM Vol. 2B): #GP at CPL ≠ 0; exchanges GS.base and IA32_KERNEL_GS_BASE. */
@@ -73,12 +75,14 @@ export function movToCr3(core: Core, rip: number, value: bigint): void {
   core.ctr[C.cr3Writes]++;
   core.rip = rip + ENC.movCr3Rax.length;
   core.retire(noFlush ? core.profile.ops.movCr3NoFlush : core.profile.ops.movCr3);
-  core.env.trace.emit(
-    core.id,
-    core.cycles,
-    'cr3',
-    `${hex(core.cr3)}${noFlush ? ' (no flush)' : ''}`,
-  );
+  if (core.env.trace.enabled)
+    core.env.trace.emit(
+      core.id,
+      core.cycles,
+      'cr3',
+      `${hex(core.cr3)}${noFlush ? ' (no flush)' : ''}`,
+      { cr3: hex(core.cr3), noFlush },
+    );
 }
 
 /** INVLPG (SDM Vol. 2A): #GP at CPL ≠ 0. */
@@ -148,6 +152,7 @@ export function iretq(core: Core, rip: number): void {
 /** Model-specific registers the model gives an effect to (SDM Vol. 4). */
 export const MSR = {
   X2APIC_ICR: 0x830,
+  IA32_SPEC_CTRL: 0x48,
   IA32_PRED_CMD: 0x49,
   IA32_FLUSH_CMD: 0x10b,
   IA32_FS_BASE: 0xc0000100,
@@ -184,7 +189,10 @@ export function wrmsr(
       core.retire(ops.wrmsrBase);
       return;
     // Written by kernels for their cost; the machine keeps no value for them: user FS bases
-    // are the interpreter's (the Linux layer), and the timer is programmed by the Subkernel.
+    // are the interpreter's (the Linux layer), the timer is programmed by the Subkernel, and
+    // IBRS/STIBP restrict branch predictors, which are not modelled (what IBRS costs the code
+    // that runs under it is therefore not charged either).
+    case MSR.IA32_SPEC_CTRL:
     case MSR.IA32_FS_BASE:
     case MSR.IA32_TSC_DEADLINE:
       core.retire(ops.wrmsrBase);
@@ -199,9 +207,20 @@ export function wrmsr(
   }
 }
 
-/** VERW with the MD_CLEAR microcode: clears CPU buffers (not modelled); costs its cycles. */
+/** VERW at a kernel site (ENC.verw), with the MD_CLEAR microcode: see mdClear. */
 export function verw(core: Core, rip: number): void {
   core.fetchInstruction(rip, ENC.verw);
-  core.rip = rip + ENC.verw.length;
+  mdClear(core, rip + ENC.verw.length);
+}
+
+/**
+ * What MD_CLEAR adds to VERW m16: it overwrites the store buffers, fill buffers and load
+ * ports, whatever the result of VERW's permission check (Intel's MDS guidance). The buffers
+ * are not modelled, so it costs its cycles, ops.verw. `next` is the following instruction:
+ * the interpreter comes here for a VERW in user code (any encoding; VERW is not privileged)
+ * after its own fetch, decode and check.
+ */
+export function mdClear(core: Core, next: number): void {
+  core.rip = next;
   core.retire(core.profile.ops.verw);
 }

@@ -30,6 +30,10 @@ export const DEFAULT_MACHINE: MachineConfig = {
   profile: SKYLAKE,
 };
 
+/** Told of every Machine constructed while registered (see Machine.observe). */
+export type MachineObserver = (m: Machine) => void;
+const observers = new Set<MachineObserver>();
+
 export class Machine implements CoreEnv {
   readonly profile: CpuProfile;
   readonly mem: PhysicalMemory;
@@ -55,6 +59,37 @@ export class Machine implements CoreEnv {
     for (let i = 0; i < c.cores; i++) this.cores.push(new Core(i, this));
     this.decodes = new DecodeCache(this.mem);
     for (const core of this.cores) this.cpus.push(new Interpreter(core, this.decodes));
+    this.trace.clock = (core) => this.cores[core]!.cycles;
+    this.trace.ownerName = (owner) => this.owners.name(owner);
+    for (const o of observers) o(this);
+  }
+
+  /**
+   * Calls `observer` with every Machine constructed until the returned function is called:
+   * for tools that watch runs built deep inside code they do not control (`skybridge trace`
+   * turns tracing on in the machine a benchmark builds).
+   */
+  static observe(observer: MachineObserver): () => void {
+    observers.add(observer);
+    return () => void observers.delete(observer);
+  }
+
+  /** Starts recording the trace (src/hw/trace.ts): every core's context now, and from here
+   *  on context changes, architectural events, and TLB and cache misses. */
+  startTrace(): void {
+    this.trace.enabled = true;
+    this.caches.tracer = this.trace;
+    for (const c of this.cores) {
+      c.mmu.tracer = this.trace;
+      c.traceContext(true);
+    }
+  }
+
+  /** Stops recording; the events stay in `trace.events`. */
+  stopTrace(): void {
+    this.trace.enabled = false;
+    this.caches.tracer = null;
+    for (const c of this.cores) c.mmu.tracer = null;
   }
 
   core(i: number): Core {
@@ -103,7 +138,11 @@ export class Machine implements CoreEnv {
     const to = this.core(target);
     wrmsr(from, rip, MSR.X2APIC_ICR, vector, () => {
       this.post(to, from.cycles + this.profile.ops.ipiLatency, vector);
-      this.trace.emit(from.id, from.cycles, 'ipi', `to core ${target} vector ${vector}`);
+      if (this.trace.enabled)
+        this.trace.emit(from.id, from.cycles, 'ipi', `to core ${target} vector ${vector}`, {
+          target,
+          vector,
+        });
     });
   }
 
@@ -123,7 +162,10 @@ export class Machine implements CoreEnv {
     const p = core.pending.shift();
     if (p === undefined) throw new Error(`core ${core.id}: no pending interrupt`);
     core.ctr[C.interrupts]++;
-    this.trace.emit(core.id, core.cycles, 'interrupt', `vector ${p.vector}`);
+    if (this.trace.enabled)
+      this.trace.emit(core.id, core.cycles, 'interrupt', `vector ${p.vector}`, {
+        vector: p.vector,
+      });
     if (core.nonRoot && core.vmcs?.externalInterruptExiting) {
       core.vmExit(ExitReason.ExternalInterrupt, 0, 0, 0);
     }

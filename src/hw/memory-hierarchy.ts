@@ -8,6 +8,7 @@
 import { C } from './counters.ts';
 import { SetAssocCache } from './cache.ts';
 import type { CpuProfile } from './profile-schema.ts';
+import type { MissTracer } from './trace.ts';
 
 export const enum AccessKind {
   Load = 0,
@@ -97,6 +98,8 @@ export class MemoryHierarchy {
   private readonly invLine: number;
   /** Set to record evictions (see EvictionLog). */
   evictions: EvictionLog | null = null;
+  /** Set while the machine is traced: told of every access that misses the L1. */
+  tracer: MissTracer | null = null;
 
   constructor(profile: CpuProfile, coreCount: number) {
     const c = profile.caches;
@@ -131,6 +134,8 @@ export class MemoryHierarchy {
       lat = l1.latency;
     } else {
       ctr[kind === AccessKind.Fetch ? C.l1iMiss : C.l1dMiss]++;
+      // Where it was served, for the trace: 0 L2, 1 LLC, 2 DRAM (SERVED_BY).
+      let servedBy = 0;
       if (cc.l2.lookup(line)) {
         ctr[C.l2Hit]++;
         lat = cc.l2.latency;
@@ -139,14 +144,17 @@ export class MemoryHierarchy {
         if (this.llc.lookup(line)) {
           ctr[C.llcHit]++;
           lat = this.llc.latency;
+          servedBy = 1;
         } else {
           ctr[C.llcMiss]++;
           lat = this.dramLatency;
+          servedBy = 2;
           this.fillAt(this.llc, Level.LLC, line, owner, fetch);
         }
         this.fillAt(cc.l2, Level.L2, line, owner, fetch);
       }
       this.fillAt(l1, fetch ? Level.L1I : Level.L1D, line, owner, fetch);
+      if (this.tracer !== null) this.tracer.cacheMiss(core, hpa, fetch === 1, servedBy);
     }
     ctr[C.memCycles] += lat;
     return lat;

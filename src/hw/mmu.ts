@@ -7,10 +7,13 @@ import { PAGE_1G, PAGE_2M, PAGE_4K, PageSize } from './addr.ts';
 import { C } from './counters.ts';
 import { PageWalker } from './page-walk.ts';
 import { type InvalidateSel, type TranslationCache } from './tlb.ts';
+import type { MissTracer } from './trace.ts';
 import { Access, FaultKind, type TranslationState } from './translation-state.ts';
 
 export class Mmu {
   readonly walker: PageWalker;
+  /** Set while the machine is traced: told of every translation that walks. */
+  tracer: MissTracer | null = null;
   private readonly l1Latency: number;
   private readonly stlbLatency: number;
 
@@ -78,6 +81,7 @@ export class Mmu {
     if (i >= 0) t.invalidateIndex(i);
     // Walk.
     ctr[fetch ? C.tlbMissFetch : C.tlbMissData]++;
+    if (this.tracer !== null) this.tracer.tlbMiss(s.core, la, access);
     const w = this.walker.walk(la, access);
     if (w < 0) return -1;
     lat += w;

@@ -162,80 +162,142 @@ export const SKYLAKE: CpuProfile = {
   },
 };
 
-/** A profile that fails validation; the message names the field. */
+/** A profile that fails validation: every problem found, each naming its field. */
 export class ProfileError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Each problem on its own ("caches.l2.sizeBytes: …"); the message has them all. */
+    readonly problems: readonly string[] = [message],
+  ) {
     super(message);
     this.name = 'ProfileError';
+  }
+
+  /** One error for `problems`: the problem itself if there is one, else a list. */
+  static of(problems: readonly string[], prefix = ''): ProfileError {
+    const head = prefix === '' ? '' : `${prefix}: `;
+    if (problems.length === 1) return new ProfileError(`${head}${problems[0]!}`, problems);
+    const list = problems.map((p) => `\n  ${p}`).join('');
+    return new ProfileError(`${head}${problems.length} problems:${list}`, problems);
   }
 }
 
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
-function checkCache(path: string, c: CacheLevelProfile): void {
+function checkCache(path: string, c: CacheLevelProfile, problems: string[]): void {
   if (!isPow2(c.lineBytes))
-    throw new ProfileError(`${path}.lineBytes: ${c.lineBytes} is not a power of two`);
+    problems.push(`${path}.lineBytes: ${c.lineBytes} is not a power of two`);
   const sets = c.sizeBytes / (c.ways * c.lineBytes);
   if (!Number.isInteger(sets) || !isPow2(sets)) {
-    throw new ProfileError(
+    problems.push(
       `${path}.sizeBytes: ${c.sizeBytes} is not sets × ways × lineBytes with a power-of-two number of sets (ways ${c.ways}, lineBytes ${c.lineBytes})`,
     );
   }
 }
 
-function checkAssoc(path: string, t: { entries: number; ways: number }): void {
+function checkAssoc(path: string, t: { entries: number; ways: number }, problems: string[]): void {
   const sets = t.entries / t.ways;
   if (!Number.isInteger(sets) || !isPow2(sets)) {
-    throw new ProfileError(
+    problems.push(
       `${path}.entries: ${t.entries} is not a power-of-two number of sets × ${t.ways} ways`,
     );
   }
 }
 
-/** Validates a whole profile: types and ranges (zod), then the consistency rules. */
-export function validateProfile(input: unknown): CpuProfile {
+/** Whether `v` has every key of `keys` as a finite number (the consistency rules below
+ *  check only structures the schema accepted, so one bad field is reported once). */
+function numbers(v: unknown, keys: readonly string[]): boolean {
+  return isPlainObject(v) && keys.every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]));
+}
+
+/** Every problem with a whole profile: types and ranges (zod), then the consistency rules. */
+export function profileProblems(input: unknown): string[] {
   const r = profileSchema.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const path = issue.path.join('.') || '(root)';
-    throw new ProfileError(`${path}: ${issue.message}`);
-  }
-  const p = r.data;
-  for (const k of ['l1i', 'l1d', 'l2', 'llc'] as const) checkCache(`caches.${k}`, p.caches[k]);
-  const line = p.caches.l1d.lineBytes;
-  for (const k of ['l1i', 'l2', 'llc'] as const) {
-    if (p.caches[k].lineBytes !== line) {
-      throw new ProfileError(
-        `caches.${k}.lineBytes: ${p.caches[k].lineBytes} differs from caches.l1d.lineBytes ${line}; the model needs one line size`,
-      );
+  const problems = r.success
+    ? []
+    : r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const bad = new Set(r.success ? [] : r.error.issues.map((i) => i.path.slice(0, 2).join('.')));
+  const ok = (path: string, v: unknown, keys: readonly string[]): boolean =>
+    !bad.has(path) && numbers(v, keys);
+  const p = isPlainObject(input) ? input : {};
+  const caches = isPlainObject(p.caches) ? p.caches : {};
+  const cacheKeys = ['sizeBytes', 'ways', 'lineBytes'] as const;
+  for (const k of ['l1i', 'l1d', 'l2', 'llc'] as const)
+    if (ok(`caches.${k}`, caches[k], cacheKeys))
+      checkCache(`caches.${k}`, caches[k] as CacheLevelProfile, problems);
+  const l1d = caches.l1d;
+  if (ok('caches.l1d', l1d, cacheKeys)) {
+    const line = (l1d as CacheLevelProfile).lineBytes;
+    for (const k of ['l1i', 'l2', 'llc'] as const) {
+      const c = caches[k] as CacheLevelProfile;
+      if (ok(`caches.${k}`, c, cacheKeys) && c.lineBytes !== line)
+        problems.push(
+          `caches.${k}.lineBytes: ${c.lineBytes} differs from caches.l1d.lineBytes ${line}; the model needs one line size`,
+        );
     }
   }
-  for (const [k, v] of Object.entries(p.tlb)) if (typeof v === 'object') checkAssoc(`tlb.${k}`, v);
-  for (const [k, v] of Object.entries(p.psc)) checkAssoc(`psc.${k}`, v);
-  return p;
+  for (const group of ['tlb', 'psc'] as const) {
+    const g = isPlainObject(p[group]) ? p[group] : {};
+    for (const [k, v] of Object.entries(g))
+      if (typeof v === 'object' && ok(`${group}.${k}`, v, ['entries', 'ways']))
+        checkAssoc(`${group}.${k}`, v as { entries: number; ways: number }, problems);
+  }
+  return problems;
+}
+
+/** Validates a whole profile; a ProfileError names every problem. */
+export function validateProfile(input: unknown): CpuProfile {
+  const problems = profileProblems(input);
+  if (problems.length > 0) throw ProfileError.of(problems);
+  return profileSchema.parse(input);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Deep-merges a user's partial profile over a base; unknown keys are errors. */
-export function mergeProfile(base: unknown, over: unknown, path = ''): unknown {
+/**
+ * Deep-merges a user's partial profile over a base; unknown keys are errors. With `problems`
+ * each is added there (and the rest still merged), else the first is thrown.
+ */
+export function mergeProfile(
+  base: unknown,
+  over: unknown,
+  path = '',
+  problems?: string[],
+): unknown {
+  const fail = (problem: string): void => {
+    if (problems === undefined) throw new ProfileError(problem);
+    problems.push(problem);
+  };
   if (!isPlainObject(over)) return over;
   if (!isPlainObject(base)) {
-    throw new ProfileError(`${path || '(root)'}: expected a value, got an object`);
+    fail(`${path || '(root)'}: expected a value, got an object`);
+    return base;
   }
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const p = path ? `${path}.${k}` : k;
-    if (!(k in base) && path !== 'sources') throw new ProfileError(`${p}: unknown field`);
-    out[k] = k in base ? mergeProfile(base[k], v, p) : v;
+    if (!(k in base) && path !== 'sources') {
+      fail(`${p}: unknown field`);
+      continue;
+    }
+    out[k] = k in base ? mergeProfile(base[k], v, p, problems) : v;
   }
   return out;
 }
 
-/** Loads a profile from a YAML or JSON file, merged over the default. */
+/** Loads a profile from a YAML or JSON file, merged over the default; a ProfileError names
+ *  every problem the file has. */
 export function loadProfile(file: string): CpuProfile {
+  return loadProfileFile(file).profile;
+}
+
+/** loadProfile, with what the file itself holds (for `skybridge profile`'s sources). */
+export function loadProfileFile(file: string): {
+  profile: CpuProfile;
+  data: Record<string, unknown>;
+} {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -252,10 +314,9 @@ export function loadProfile(file: string): CpuProfile {
   }
   if (!isPlainObject(data))
     throw new ProfileError(`profile ${file}: expected a mapping at the top level`);
-  try {
-    return validateProfile(mergeProfile(SKYLAKE, data));
-  } catch (e) {
-    if (e instanceof ProfileError) throw new ProfileError(`profile ${file}: ${e.message}`);
-    throw e;
-  }
+  const problems: string[] = [];
+  const merged = mergeProfile(SKYLAKE, data, '', problems);
+  problems.push(...profileProblems(merged));
+  if (problems.length > 0) throw ProfileError.of(problems, `profile ${file}`);
+  return { profile: profileSchema.parse(merged), data };
 }

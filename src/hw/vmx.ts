@@ -47,13 +47,20 @@ export function vmfunc(core: Core, rip: number): void {
   const hi = core.env.mem.read32(entry + 4);
   if (!isValidEptp(lo, hi)) core.vmExit(ExitReason.Vmfunc, 0, 0, 0);
   v.eptp = hi * 0x1_0000_0000 + lo;
-  core.syncContext();
   core.ctr[C.vmfuncs]++;
   core.rip = rip + ENC.vmfunc.length;
   core.retire(core.profile.ops.vmfunc);
-  // User code in a server's view counts as the server's (attribution only).
+  // The new view takes effect for translation, counters and the trace after the charge, so
+  // the VMFUNC counts where it ran and a trace shows the view from where it ends. User code
+  // in a server's view counts as the server's (attribution only).
   if (core.cpl === 3) core.setOwner(core.env.owners.byView.get(v.eptp) ?? core.userOwner);
-  core.env.trace.emit(core.id, core.cycles, 'vmfunc', `EPTP[${ecx}] = ${hex(v.eptp)}`);
+  else core.syncContext();
+  if (core.env.trace.enabled)
+    core.env.trace.emit(core.id, core.cycles, 'vmfunc', `EPTP[${ecx}] = ${hex(v.eptp)}`, {
+      index: ecx,
+      eptp: hex(v.eptp),
+      rip: hex(rip),
+    });
 }
 
 /** VMCALL (SDM Vol. 2C): in non-root operation, always a VM exit (reason 18). */
@@ -110,7 +117,10 @@ export function vmEntry(core: Core, rip: number, resume: boolean): void {
   core.rsp0 = v.guestRsp0;
   if (!v.enableVpid) core.mmu.onVmTransitionWithoutVpid();
   core.syncContext();
-  core.env.trace.emit(core.id, core.cycles, 'vmentry', `to ${hex(core.rip)}`);
+  if (core.env.trace.enabled)
+    core.env.trace.emit(core.id, core.cycles, 'vmentry', `to ${hex(core.rip)}`, {
+      to: hex(core.rip),
+    });
 }
 
 /** INVEPT (SDM Vol. 2C): #UD outside root operation; type 1 single-context (the EPTP's

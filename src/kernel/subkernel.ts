@@ -33,6 +33,7 @@ import { Process } from './process.ts';
 import { ReadyQueues, QUEUE_BYTES } from './scheduler.ts';
 import { REG_RFLAGS, REG_RIP } from './tcb-layout.ts';
 import { EntryKind, Thread, ThreadState, type ThreadCode, type UserEvent } from './thread.ts';
+import { KernelMitigations, NO_MITIGATIONS, type MitigationConfig } from './mitigations.ts';
 import { UserApi } from './user.ts';
 import { scanCode } from '../binary/scanner.ts';
 
@@ -45,6 +46,8 @@ export interface SubkernelConfig {
   tickCycles: number;
   /** Ticks a thread runs before round-robin among equal priorities. */
   timesliceTicks: number;
+  /** Speculative-execution mitigations (all off when absent; mitigations.ts). */
+  mitigations?: Partial<MitigationConfig>;
 }
 
 export const DEFAULT_CONFIG: SubkernelConfig = {
@@ -130,6 +133,7 @@ export class Subkernel {
   readonly processes: Process[] = [];
   readonly threads: Thread[] = [];
   private readonly paths: CommonPaths;
+  private readonly mitigations: KernelMitigations;
   /** Kernel linear addresses of per-core data: the current-thread pointer and the
    *  current user CR3 (seL4's ksCurThread, x64KSCurrentUserCR3). */
   private readonly curThreadVar: number[] = [];
@@ -151,12 +155,15 @@ export class Subkernel {
     readonly extensions: readonly KernelExtension[] = [],
   ) {
     const m = machine;
-    this.rk = new Rootkernel(m);
+    this.rk = new Rootkernel(m, { l1dFlush: config.mitigations?.l1dFlush === true });
     this.kernelOwner = m.owners.id('kernel');
     this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES);
     this.paths = this.layoutCommon(this.text);
     personality.layoutKernel(this.text);
     for (const x of extensions) x.layoutKernel(this.text);
+    // Last, so that a mitigation turned on moves no other code.
+    const mitigations = { ...NO_MITIGATIONS, ...config.mitigations };
+    this.mitigations = new KernelMitigations(mitigations, this.text);
     this.frames = new GuestFrames(m.mem, 0x10_0000, this.rk.guestBytes);
     this.kspace = new KernelSpace(this.frames, this.rk.guestBytes, this.text.bytes);
     // Kernel data: IDT, per-core stacks, interrupt stacks, current-thread words, queues.
@@ -463,6 +470,7 @@ export class Subkernel {
       core.exec(P.kptiEnter.at, P.kptiEnter.bytes, P.kptiEnter.instructions);
       movToCr3(core, P.kptiEnterCr3, this.kernelCr3());
     }
+    this.mitigations.onEntry(core);
     core.exec(P.entry.at, P.entry.bytes, P.entry.instructions);
     core.load64(this.curThreadVar[core.id]!);
     this.saveRegisters(core, t, core.regs.get(R.RCX), core.regs.get(11));
@@ -504,6 +512,7 @@ export class Subkernel {
       );
       movToCr3(core, this.paths.kptiEnterCr3, this.kernelCr3());
     }
+    this.mitigations.onEntry(core);
     core.exec(path.at, path.bytes, path.instructions);
     if (t === null) return;
     const sp = core.regs.get(R.RSP) + (errorCode ? 8 : 0);
@@ -525,6 +534,7 @@ export class Subkernel {
     const prev = this.current[core.id];
     this.current[core.id] = u;
     core.store64(this.curThreadVar[core.id]!, u.tcb);
+    this.mitigations.onSwitch(core, u.process.space);
     if (this.config.kpti) return;
     if (prev !== null && prev !== undefined && prev.process.space === u.process.space) return;
     const want = u.process.space.userRoot + (this.config.pcid ? u.process.space.asid : 0);
@@ -589,6 +599,7 @@ export class Subkernel {
       const sp = this.irqStackTop[core.id]! - 48;
       const frame = [rip, 0x33, rflags | 0x200, userRsp, 0x2b];
       for (let i = 0; i < 5; i++) core.store64(sp + i * 8, frame[i]!);
+      this.mitigations.beforeReturn(core);
       if (this.config.kpti) {
         core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
         movToCr3(core, P.kptiLeaveCr3, userCr3);
@@ -596,6 +607,7 @@ export class Subkernel {
       core.regs.set(R.RSP, sp);
       iretq(core, P.iret);
     } else {
+      this.mitigations.beforeReturn(core);
       if (this.config.kpti) {
         core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
         movToCr3(core, P.kptiLeaveCr3, userCr3);

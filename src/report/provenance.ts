@@ -4,22 +4,13 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { realpathSync } from 'node:fs';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { SEEDS } from '../experiments/experiment.ts';
 import type { Provenance } from './schema.ts';
+import { PACKAGE_ROOT, toolVersion } from './version.ts';
 
-/** The directory holding the tool's package.json. */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export function toolVersion(): { name: string; version: string } {
-  const pkg = JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as {
-    name: string;
-    version: string;
-  };
-  return { name: pkg.name, version: pkg.version };
-}
+export { toolVersion } from './version.ts';
 
 function git(args: string[]): string {
   return execFileSync('git', ['-C', PACKAGE_ROOT, ...args], {

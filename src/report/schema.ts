@@ -14,6 +14,20 @@ export const SCHEMA_VERSION = 1;
 
 export const KERNEL_NAMES = ['seL4', 'Fiasco.OC', 'Zircon'] as const;
 
+/** The mitigation sets of experiment mitigations (src/experiments/mitigations.ts). */
+export const MITIGATION_SETS = [
+  'none',
+  'kpti',
+  'ibpb',
+  'rsb-fill',
+  'ibrs',
+  'verw',
+  'l1d-flush',
+  'matched',
+  'shipped',
+  'all',
+] as const;
+
 /** The phases of a SkyBridge round trip, in order (src/experiments/skybridge-bench.ts). */
 export const SKYBRIDGE_PHASES = [
   'client-entry',
@@ -105,6 +119,16 @@ export const paramsSchema = z
       .enum(['own', 'server'])
       .optional()
       .describe("the EPT view a timer tick found the thread in: its own or a server's"),
+    mitigation: z
+      .enum(MITIGATION_SETS)
+      .optional()
+      .describe(
+        'speculative-execution mitigations in the kernel (experiment mitigations): one, each kernel’s shipped set, all it offers, or those a hardened SkyBridge trampoline also keeps',
+      ),
+    trampoline: z
+      .enum(['plain', 'rsb-fill', 'verw', 'hardened'])
+      .optional()
+      .describe("which build of SkyBridge's trampoline (docs/mitigations.md)"),
   })
   .strict();
 
@@ -140,6 +164,8 @@ export const METRICS = [
   'resumed-in-view',
   'ended-after',
   'timeout-fraction',
+  // mitigations
+  'overhead',
 ] as const;
 
 export const rowSchema = z
@@ -199,7 +225,7 @@ export const caseCountersSchema = z
       .int()
       .positive()
       .describe('how many operations the counters cover (value / repetitions: per operation)'),
-    per: z.string().describe('what one repetition is, plural ("round trips", "runs", "passes")'),
+    per: z.string().describe('what one repetition is ("round trip", "run", "walk")'),
     counters: z.array(
       z
         .object({
@@ -325,6 +351,8 @@ const PARAM_SEGMENTS: {
   slowClients: (v) => `slow-${v}`,
   budgetTicks: (v) => `budget-${v}`,
   view: (v) => `in-${v}`,
+  mitigation: (v) => `mit-${v}`,
+  trampoline: (v) => `tramp-${v}`,
 };
 
 /** Segments rendered before the metric. */

@@ -60,6 +60,8 @@ export const ROUTINES = {
   /** EPT violation / failed VMFUNC: VMREAD GPA, GLA, qualification, RIP, RSP, CPL;
    *  VMWRITE RIP, RSP, CPL, RFLAGS, EPTP; set the upcall registers. */
   violation: r(0x580, 96, 26),
+  /** Before the L1D flush's WRMSR: MSR number into ECX, the command into EDX:EAX. */
+  l1dFlushSetup: r(0x600, 12, 3),
 } as const;
 export type RoutineName = keyof typeof ROUTINES;
 
@@ -68,6 +70,8 @@ export const SITES = {
   vmlaunch: 0x800,
   vmresume: 0x810,
   invept: 0x820,
+  /** WRMSR IA32_FLUSH_CMD (RootkernelConfig.l1dFlush). */
+  l1dFlush: 0x830,
   /** The root-mode IDT's every gate points here: UD2 (the Rootkernel must not fault). */
   fatal: 0x840,
 } as const;
@@ -78,6 +82,7 @@ export function writeCode(mem: PhysicalMemory, base: number, bytes: number): voi
   mem.writeBytes(base + SITES.vmlaunch, Uint8Array.from(ENC.vmlaunch));
   mem.writeBytes(base + SITES.vmresume, Uint8Array.from(ENC.vmresume));
   mem.writeBytes(base + SITES.invept, Uint8Array.from(ENC.invept));
+  mem.writeBytes(base + SITES.l1dFlush, Uint8Array.from(ENC.wrmsr));
   mem.writeBytes(base + SITES.fatal, Uint8Array.from([0x0f, 0x0b]));
 }
 

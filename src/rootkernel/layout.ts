@@ -42,6 +42,10 @@ export const EPTP_WINDOW_BYTES = PAGE_2M;
 export interface RootkernelConfig {
   /** Bytes at the top of host memory kept for the Rootkernel (multiple of 2 MiB). */
   reservedBytes?: number;
+  /** L1TF: flush the L1D (WRMSR IA32_FLUSH_CMD) before every VM entry, as KVM's
+   *  l1tf=flush, Fiasco (vm_vmx_ept.cpp Vm_vmx_ept::vm_entry) and Zircon (hypervisor/vcpu.cc)
+   *  do on CPUs affected by L1TF. Off by default. */
+  l1dFlush?: boolean;
 }
 
 export interface Layout {

@@ -20,6 +20,7 @@ import { PAGE_1G, PageSize, hex } from '../hw/addr.ts';
 import { type Core, R } from '../hw/core.ts';
 import type { Machine } from '../hw/machine.ts';
 import { mapGuestPage } from '../hw/page-table-writer.ts';
+import { MSR, wrmsr } from '../hw/isa.ts';
 import { Trap } from '../hw/traps.ts';
 import { ExitReason, Vmcs } from '../hw/vmcs.ts';
 import { vmcall, vmEntry, vmxonAndLoad } from '../hw/vmx.ts';
@@ -84,6 +85,7 @@ export class Rootkernel {
   private readonly vmcs: Vmcs[] = [];
   private readonly views: Views;
   private upcall = 0;
+  private readonly l1dFlush: boolean;
 
   /** Boots: code, IDT, host page table, base EPT, one VMCS per core (uncharged: this is
    *  the machine starting up before any guest exists). Leaves every core in root mode. */
@@ -92,6 +94,7 @@ export class Rootkernel {
     const mem = machine.mem;
     const l = computeLayout(mem.size, config);
     this.layout = l;
+    this.l1dFlush = config.l1dFlush === true;
     this.guestBytes = l.guestBytes;
     this.owner = machine.owners.id('rootkernel');
     const pool = new FramePool(mem, l.framesBase, l.regionEnd);
@@ -173,6 +176,7 @@ export class Rootkernel {
     v.guestRflags = guest.rflags ?? 0x2;
     v.eptp = this.baseEptp;
     core.setOwner(this.owner);
+    this.beforeEntry(core);
     vmEntry(core, this.layout.code + SITES.vmlaunch, false);
     core.setOwner(guest.owner ?? this.machine.owners.id('subkernel'));
   }
@@ -225,9 +229,19 @@ export class Rootkernel {
     }
     for (let i = 0; i < SAVED_GPRS; i++) core.touch(save + i * 8, false);
     run(core, code, 'exitPath');
+    this.beforeEntry(core);
     vmEntry(core, code + SITES.vmresume, true);
     core.setOwner(guestOwner);
     return out;
+  }
+
+  /** Last before VMLAUNCH or VMRESUME: the L1D flush, when configured (L1TF: nothing the
+   *  Rootkernel or another view left in the L1D can then be read by the guest through a
+   *  terminal fault). The guest's lines are gone too: it refills them as misses. */
+  private beforeEntry(core: Core): void {
+    if (!this.l1dFlush) return;
+    run(core, this.layout.code, 'l1dFlushSetup');
+    wrmsr(core, this.layout.code + SITES.l1dFlush, MSR.IA32_FLUSH_CMD, 1);
   }
 
   /** Re-enters the guest at the upcall entry. CPL 0; the kernel stack is TSS.RSP0 for a

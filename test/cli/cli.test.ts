@@ -89,11 +89,17 @@ test('a user profile changes what is measured', () => {
 });
 
 test('--help on every subcommand', () => {
-  for (const sub of ['list', 'reproduce', 'scan', 'rewrite']) {
+  for (const sub of ['list', 'reproduce', 'profile', 'trace', 'report', 'scan', 'rewrite']) {
     const r = cli(sub, '--help');
     assert.equal(r.status, 0, sub);
     assert.match(r.stdout, /Usage: skybridge/);
   }
+});
+
+test('--version prints the package version', () => {
+  const r = cli('--version');
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
 test('usage errors exit 2: an unknown option, an unknown command; runtime errors 1', () => {

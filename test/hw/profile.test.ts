@@ -134,3 +134,29 @@ test('every numeric figure of the default profile has a source (its own path or 
     [],
   );
 });
+
+test('a profile with several problems reports every one of them at once', () => {
+  const p = file(
+    'ops:\n  vmfunc: -1\n  bogus: 2\ncaches:\n  l2:\n    sizeBytes: 300000\ntlb:\n  dtlb4k:\n    entries: 48\nnope: 1\n',
+  );
+  assert.throws(
+    () => loadProfile(p),
+    (e: unknown) => {
+      assert.ok(e instanceof ProfileError);
+      assert.match(e.message, new RegExp(`^profile ${p}: 5 problems:\\n`));
+      assert.deepEqual([...e.problems].sort(), [
+        'caches.l2.sizeBytes: 300000 is not sets × ways × lineBytes with a power-of-two number of sets (ways 4, lineBytes 64)',
+        'nope: unknown field',
+        'ops.bogus: unknown field',
+        'ops.vmfunc: Too small: expected number to be >=0',
+        'tlb.dtlb4k.entries: 48 is not a power-of-two number of sets × 4 ways',
+      ]);
+      return true;
+    },
+  );
+  // A field with a bad type is reported once, not again by the consistency rules.
+  assert.throws(
+    () => loadProfile(file('caches:\n  l2:\n    ways: 4.5\n')),
+    (e: unknown) => e instanceof ProfileError && e.problems.length === 1,
+  );
+});

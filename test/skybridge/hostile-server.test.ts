@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SbError } from '../../src/skybridge/layout.ts';
-import { ALL_KERNELS, assertExited, P, scene } from './world.ts';
+import { ALL_KERNELS, assertExited, P, scene, secretOf } from './world.ts';
 
 const u64 = (n: number): number => n;
 const outs = (s: ReturnType<typeof scene>, p: string): number[] =>
@@ -210,3 +210,22 @@ for (const kernel of ALL_KERNELS) {
     });
   }
 }
+
+for (const kernel of ALL_KERNELS)
+  test(`${kernel}: neither side sees the other's scratch registers: the handler finds none of the client's, the client none of the server's`, () => {
+    const s = scene(kernel, ['server', 'client']);
+    const sid = s.server('server', 'peek_handler');
+    s.bind('client', sid);
+    const t = s.start('client', 'peek_main', [sid]);
+    s.run();
+    assertExited(t);
+    const client = secretOf(s.procs.client!)[0]!;
+    const seen = [0, 1, 2, 3, 4, 5].map((i) => s.word('server', 'out', i));
+    assert.ok(!seen.includes(client), "the client's R8-R11, XMM0-1 reached the handler");
+    assert.equal(s.word('client', 'out', 0), 0);
+    assert.equal(
+      s.word('client', 'out', 1),
+      0,
+      "the server's RSI, RDI, R8, R9, XMM0/1/7, after the call",
+    );
+  });

@@ -1,99 +1,35 @@
 // `skybridge list` and `skybridge reproduce [ID…]`: run the experiments on the simulated
 // machine and print what its counters measured, each experiment as soon as it has finished.
+// This file only declares the commands: the simulator is loaded when one runs (reproduce.ts),
+// so `list` answers at once.
 
-import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { EXPERIMENTS, findExperiment } from '../../experiments/registry.ts';
-import type { Experiment, ExperimentResult } from '../../experiments/experiment.ts';
-import { SKYLAKE, loadProfile, type CpuProfile } from '../../hw/profile.ts';
-import { describeProvenance, provenance } from '../../report/provenance.ts';
-import { JsonResultsWriter, renderResult } from '../../report/table.ts';
-import { style as pc } from '../../report/style.ts';
-import { ArgumentError } from '../errors.ts';
+import { Option, type Command } from 'commander';
+import { CATALOG } from '../../experiments/catalog.ts';
+import type { ReproduceOptions } from '../reproduce.ts';
 
 const EXIT_HELP = `
+Output: the tables on stdout, or with --json, --csv or --md the results in that format
+instead (one at most). --out FILE writes one format to FILE as well, while the tables (or the
+chosen format) still go to stdout; the format is --format, or FILE's extension (.json, .csv,
+.md). FILE appears only when every experiment has run.
+  json  one document { schemaVersion, provenance, experiments: [{ id, title, rows, notes }] }
+        (docs/results.schema.json), with each case's counters under --counters
+  csv   one row per result row, every parameter a column (empty where it does not apply)
+  md    a Markdown (GFM) table per experiment, with its notes
+
 Exit status:
   0  every experiment ran
-  1  error: the profile could not be read or is invalid, or an experiment failed (with
-     --json, what was printed before the failure is not a complete document)
+  1  error: the profile could not be read or is invalid, an experiment failed, or FILE could
+     not be written (with --json, what was printed before the failure is not a complete
+     document)
   2  usage: an unknown experiment ID, a bad option`;
-
-function selectExperiments(ids: string[]): Experiment[] {
-  if (ids.length === 0) return [...EXPERIMENTS];
-  return ids.map((id) => {
-    const e = findExperiment(id);
-    if (e === undefined) {
-      throw new ArgumentError(
-        `unknown experiment '${id}' (known: ${EXPERIMENTS.map((x) => x.id).join(', ')}; see 'skybridge list')`,
-      );
-    }
-    return e;
-  });
-}
-
-/** Runs `e`, with a progress bar and its ETA on stderr when `showProgress`. */
-function runOne(
-  e: Experiment,
-  profile: CpuProfile,
-  showProgress: boolean,
-  quick = false,
-): ExperimentResult {
-  const bar = showProgress
-    ? new cliProgress.SingleBar(
-        {
-          format: `${e.id} [{bar}] {value}/{total}, ETA {eta_formatted}`,
-          stream: process.stderr,
-          clearOnComplete: true,
-          etaBuffer: 4,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  let started = false;
-  try {
-    return e.run({
-      profile,
-      ...(quick && { quick }),
-      progress: (done, total) => {
-        if (!bar) return;
-        if (!started) {
-          bar.start(total, 0);
-          started = true;
-        }
-        bar.update(done);
-      },
-    });
-  } finally {
-    if (started) bar?.stop();
-  }
-}
-
-function reproduce(
-  ids: string[],
-  opts: { json?: boolean; profile?: string; quick?: boolean },
-): void {
-  const experiments = selectExperiments(ids);
-  const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
-  const prov = provenance(profile, opts.profile ?? 'default');
-  const out = (text: string): void => void process.stdout.write(text);
-  const showProgress = !opts.json && process.stderr.isTTY === true;
-  if (opts.json) {
-    const json = new JsonResultsWriter(out);
-    json.begin(prov);
-    for (const e of experiments) json.experiment(runOne(e, profile, false, opts.quick === true));
-    json.end();
-    return;
-  }
-  out(`${pc.dim(describeProvenance(prov))}\n`);
-  for (const e of experiments) out(`\n${renderResult(runOne(e, profile, showProgress, opts.quick === true))}\n`);
-}
 
 export function registerExperimentCommands(program: Command): void {
   program
     .command('list')
     .description('list the experiments that reproduce runs')
     .action(() => {
-      for (const e of EXPERIMENTS) process.stdout.write(`${e.id.padEnd(14)} ${e.description}\n`);
+      for (const e of CATALOG) process.stdout.write(`${e.id.padEnd(14)} ${e.description}\n`);
     });
 
   program
@@ -102,9 +38,23 @@ export function registerExperimentCommands(program: Command): void {
       'run experiments on the simulated machine and print what it measured, each as it finishes (all when no ID is given)',
     )
     .argument('[ids...]', "experiment IDs (see 'skybridge list')")
+    .addOption(
+      new Option('--json', 'print the results as one JSON document').conflicts(['csv', 'md']),
+    )
+    .addOption(new Option('--csv', 'print the results as CSV').conflicts(['json', 'md']))
+    .addOption(
+      new Option('--md', 'print the results as Markdown tables').conflicts(['json', 'csv']),
+    )
     .option(
-      '--json',
-      'print one JSON document { schemaVersion, provenance, experiments: [{ id, title, rows, notes }] } (docs/results.schema.json)',
+      '-o, --out <file>',
+      'also write the results to FILE (format: --format or its extension)',
+    )
+    .addOption(
+      new Option('--format <format>', 'the format of --out FILE').choices(['json', 'csv', 'md']),
+    )
+    .option(
+      '--counters',
+      "print each case's named counters across its measured repetitions, as perf stat does (in the JSON document: experiments[].counters)",
     )
     .option(
       '--profile <file>',
@@ -115,5 +65,8 @@ export function registerExperimentCommands(program: Command): void {
       'small sizes for a smoke run (the long experiments run one case of each kind); the figures are not the ones reported',
     )
     .addHelpText('after', EXIT_HELP)
-    .action(reproduce);
+    .action(async (ids: string[], opts: ReproduceOptions) => {
+      const { reproduce } = await import('../reproduce.ts');
+      await reproduce(ids, opts);
+    });
 }

@@ -3,7 +3,6 @@
 // src/report; this file parses options, runs the experiments and prints where the page is.
 
 import type { Command } from 'commander';
-import { EXPERIMENTS, findExperiment } from '../../experiments/registry.ts';
 import type { Experiment } from '../../experiments/experiment.ts';
 import { SKYLAKE, loadProfile } from '../../hw/profile.ts';
 import { provenance } from '../../report/provenance.ts';
@@ -11,6 +10,7 @@ import { readResults, validateResults } from '../../report/read-results.ts';
 import { outputDirProblem, writeReport } from '../../report/report.ts';
 import { SCHEMA_VERSION, type ResultsDocument } from '../../report/schema.ts';
 import { ArgumentError } from '../errors.ts';
+import { checkExperimentIds, loadExperiments } from '../experiment-ids.ts';
 
 const EXIT_HELP = `
 DIR receives index.html, each figure as .svg, .png and .vl.json (its Vega-Lite specification),
@@ -28,18 +28,6 @@ interface ReportOptions {
   output: string;
   from?: string;
   profile?: string;
-}
-
-function selectExperiments(ids: string[]): Experiment[] {
-  if (ids.length === 0) return [...EXPERIMENTS];
-  return ids.map((id) => {
-    const e = findExperiment(id);
-    if (e === undefined)
-      throw new ArgumentError(
-        `unknown experiment '${id}' (known: ${EXPERIMENTS.map((x) => x.id).join(', ')}; see 'skybridge list')`,
-      );
-    return e;
-  });
 }
 
 /** Runs the experiments as `reproduce --json` does and returns its document. */
@@ -63,12 +51,13 @@ async function report(ids: string[], opts: ReportOptions): Promise<void> {
   if (opts.from !== undefined && opts.profile !== undefined)
     throw new ArgumentError('--profile applies to experiments run now, not to --from FILE');
   // Refused before any experiment runs.
+  await checkExperimentIds(ids);
   const problem = outputDirProblem(opts.output);
   if (problem !== undefined) throw new ArgumentError(problem);
   const doc =
     opts.from !== undefined
       ? readResults(opts.from)
-      : runExperiments(selectExperiments(ids), opts.profile);
+      : runExperiments(await loadExperiments(ids), opts.profile);
   const r = await writeReport(doc, opts.output);
   process.stdout.write(
     `${r.index}: ${doc.experiments.length} experiment(s), ${r.figures.length} figure(s)\n`,

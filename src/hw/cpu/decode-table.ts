@@ -82,6 +82,7 @@ export const BY_MNEMONIC = new Map<number, [Op, Cls]>([
   [M.Pause, [Op.Pause, Cls.Nop]],
   [M.Ud2, [Op.Ud2, Cls.Nop]],
   [M.Int3, [Op.Int3, Cls.Nop]],
+  [M.Verw, [Op.Verw, Cls.Nop]],
   [M.Nop, [Op.Nop, Cls.Nop]],
   [M.Endbr64, [Op.Nop, Cls.Nop]],
   [M.Prefetcht0, [Op.Nop, Cls.Nop]],

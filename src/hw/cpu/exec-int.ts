@@ -2,7 +2,7 @@
 // the stack, and the system instructions a user program may execute. Each case follows its
 // instruction's "Operation" and "Flags Affected" in the SDM Vol. 2.
 
-import { cpuid, rdtsc, syscall } from '../isa.ts';
+import { cpuid, mdClear, rdtsc, syscall } from '../isa.ts';
 import { vmfunc } from '../vmx.ts';
 import { Vector } from '../traps.ts';
 import { execBits } from './exec-bits.ts';
@@ -315,6 +315,19 @@ export function execInt(it: Interpreter, d: Insn): Done {
       // A trap: the saved RIP is the next instruction's (SDM INT3).
       it.rip = it.next;
       return it.fault(Vector.BP);
+    case Op.Verw: {
+      // SDM VERR/VERW: ZF = 1 if the selector names a data segment writable at CPL 3. In the
+      // model's GDT, as in Linux's, that is only the user data segment, 0x2b (any RPL: its
+      // DPL is 3); a null or any other selector gives ZF = 0 (VERW never faults on the
+      // selector's value). Only ZF changes. Then MD_CLEAR's buffer overwrite, which happens
+      // whatever the check says (isa.ts mdClear) and retires the instruction.
+      it.get(d, d.k0, d.r0, 2);
+      const raw = f.get();
+      f.setRaw((it.vLo & 0xfffc) === 0x28 ? raw | ZF : raw & ~ZF);
+      it.syncFlags();
+      mdClear(it.core, it.next);
+      return Done.Self;
+    }
     case Op.Privileged:
       return it.fault(Vector.GP, 0);
     case Op.Shl:

@@ -97,6 +97,8 @@ export const enum Op {
   Pause,
   Ud2,
   Int3,
+  /** VERW r/m16: the segment check, and MD_CLEAR's buffer overwrite (isa.ts mdClear). */
+  Verw,
   /** An instruction that exists but needs CPL 0 (or IOPL): #GP(0) at CPL 3. */
   Privileged,
   // SSE/SSE2 (see exec-sse.ts for the covered set).

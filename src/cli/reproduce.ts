@@ -1,0 +1,158 @@
+// What `skybridge reproduce` does once its options are parsed (commands/experiments.ts):
+// runs each experiment, and hands each result, as soon as it is there, to the writer of the
+// stdout format and to that of --out FILE.
+
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { CounterLog } from '../experiments/case-counters.ts';
+import type { Experiment, ExperimentResult } from '../experiments/experiment.ts';
+import { SKYLAKE, loadProfile, type CpuProfile } from '../hw/profile.ts';
+import { renderCaseCounters } from '../report/counters-table.ts';
+import { formatOfFile, resultsWriter, type Format, type ResultsWriter } from '../report/export.ts';
+import { describeProvenance, provenance } from '../report/provenance.ts';
+import type { Provenance } from '../report/schema.ts';
+import { style as pc } from '../report/style.ts';
+import { renderResult } from '../report/table.ts';
+import { ArgumentError } from './errors.ts';
+import { loadExperiments } from './experiment-ids.ts';
+
+export interface ReproduceOptions {
+  json?: boolean;
+  csv?: boolean;
+  md?: boolean;
+  out?: string;
+  format?: Format;
+  counters?: boolean;
+  profile?: string;
+  quick?: boolean;
+}
+
+/** Runs `e`, with a progress bar and its ETA on stderr when `showProgress`. */
+function runOne(
+  e: Experiment,
+  profile: CpuProfile,
+  showProgress: boolean,
+  counters: boolean,
+  quick = false,
+): ExperimentResult {
+  const bar = showProgress
+    ? new cliProgress.SingleBar(
+        {
+          format: `${e.id} [{bar}] {value}/{total}, ETA {eta_formatted}`,
+          stream: process.stderr,
+          clearOnComplete: true,
+          etaBuffer: 4,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  const log = counters ? new CounterLog(e.id) : undefined;
+  try {
+    const r = e.run({
+      profile,
+      ...(quick && { quick }),
+      ...(log === undefined ? {} : { counters: log }),
+      progress: (done, total) => {
+        if (!bar) return;
+        if (!started) {
+          bar.start(total, 0);
+          started = true;
+        }
+        bar.update(done);
+      },
+    });
+    return log === undefined ? r : { ...r, counters: log.cases };
+  } finally {
+    if (started) bar?.stop();
+  }
+}
+
+/** The tables (and counters) for a terminal, as a ResultsWriter. */
+class TableWriter implements ResultsWriter {
+  constructor(private readonly write: (text: string) => void) {}
+  begin(p: Provenance): void {
+    this.write(`${pc.dim(describeProvenance(p))}\n`);
+  }
+  experiment(r: ExperimentResult): void {
+    const counters = (r.counters ?? []).map((c) => `\n${renderCaseCounters(c)}\n`).join('');
+    this.write(`\n${renderResult(r)}\n${counters}`);
+  }
+  end(): void {}
+}
+
+/** --out FILE: written beside FILE as the experiments finish, moved onto FILE at the end, and
+ *  removed if anything fails, so FILE is complete or untouched. */
+class OutputFile {
+  private readonly tmp: string;
+  private fd: number;
+  constructor(readonly file: string) {
+    this.tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`cannot write ${file}${code === undefined ? '' : ` (${code})`}`);
+    }
+  }
+  write = (text: string): void => void writeSync(this.fd, text);
+  commit(): void {
+    closeSync(this.fd);
+    renameSync(this.tmp, this.file);
+  }
+  abandon(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // closed already
+    }
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+function outFormat(opts: ReproduceOptions): Format | undefined {
+  if (opts.out === undefined) {
+    if (opts.format !== undefined) throw new ArgumentError('--format applies to --out FILE');
+    return undefined;
+  }
+  const f = opts.format ?? formatOfFile(opts.out);
+  if (f === undefined)
+    throw new ArgumentError(
+      `cannot tell the format of ${opts.out} from its extension: name it .json, .csv or .md, or give --format`,
+    );
+  return f;
+}
+
+export async function reproduce(ids: string[], opts: ReproduceOptions): Promise<void> {
+  const experiments = await loadExperiments(ids);
+  const fileFormat = outFormat(opts);
+  const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
+  const prov = provenance(profile, opts.profile ?? 'default');
+  const stdoutFormat: Format | undefined = opts.json
+    ? 'json'
+    : opts.csv
+      ? 'csv'
+      : opts.md
+        ? 'md'
+        : undefined;
+  const out = (text: string): void => void process.stdout.write(text);
+  const writers: ResultsWriter[] = [
+    stdoutFormat === undefined ? new TableWriter(out) : resultsWriter(stdoutFormat, out),
+  ];
+  const file = opts.out === undefined ? undefined : new OutputFile(opts.out);
+  try {
+    if (file !== undefined) writers.push(resultsWriter(fileFormat!, file.write));
+    const showProgress = stdoutFormat === undefined && process.stderr.isTTY === true;
+    for (const w of writers) w.begin(prov);
+    for (const e of experiments) {
+      const r = runOne(e, profile, showProgress, opts.counters === true, opts.quick === true);
+      for (const w of writers) w.experiment(r);
+    }
+    for (const w of writers) w.end();
+    file?.commit();
+  } catch (e) {
+    file?.abandon();
+    throw e;
+  }
+}
