@@ -85,6 +85,24 @@ static inline rpc_result rpc_call(struct rpc_chan *c, uint64_t op, uint64_t a, u
 typedef int64_t (*rpc_handler)(uint64_t op, uint64_t a, uint64_t b, uint8_t *buffer,
                                uint64_t bytes, uint64_t *value);
 
+/* A server's two entries, from its work `h`: the SkyBridge handler (the reply packed into the
+   one word a handler returns: the value, or a negative status) and the thread that serves
+   the kernel's own IPC. */
+static inline uint64_t rpc_sb_handler(rpc_handler h, uint64_t op, uint64_t a, uint64_t b,
+                                      const struct sb_call *c) {
+  uint64_t v = 0;
+  int64_t st = h(op, a, b, c->buffer, c->buffer_bytes, &v);
+  return st < 0 ? (uint64_t)st : v;
+}
+
+static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_handler h);
+
+static inline __attribute__((noreturn)) void rpc_server_main(struct rpc_chan *c, rpc_handler h,
+                                                             void *ipc) {
+  rpc_ipc_buffer = ipc;
+  rpc_serve(c, h);
+}
+
 /* Serves requests on `c` forever with the kernel's own IPC (SkyBridge servers have no loop:
    their handler is called on the client's thread). */
 static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_handler h) {

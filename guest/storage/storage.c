@@ -53,15 +53,12 @@ static int64_t ramdisk_op(uint64_t op, uint64_t first, uint64_t n, uint8_t *buf,
 }
 
 uint64_t ramdisk_handler(uint64_t op, uint64_t a, uint64_t b, const struct sb_call *c) {
-  uint64_t v = 0;
-  int64_t st = ramdisk_op(op, a, b, c->buffer, c->buffer_bytes, &v);
-  return st < 0 ? (uint64_t)st : v;
+  return rpc_sb_handler(ramdisk_op, op, a, b, c);
 }
 
 void ramdisk_main(uint64_t unused, void *ipc) {
   (void)unused;
-  rpc_ipc_buffer = ipc;
-  rpc_serve(&serve, ramdisk_op);
+  rpc_server_main(&serve, ramdisk_op, ipc);
 }
 
 /* ---- The file-system server --------------------------------------------------------
@@ -214,15 +211,12 @@ static int64_t fs_op(uint64_t op, uint64_t a, uint64_t b, uint8_t *buf, uint64_t
 }
 
 uint64_t fs_handler(uint64_t op, uint64_t a, uint64_t b, const struct sb_call *c) {
-  uint64_t v = 0;
-  int64_t st = fs_op(op, a, b, c->buffer, c->buffer_bytes, &v);
-  return st < 0 ? (uint64_t)st : v;
+  return rpc_sb_handler(fs_op, op, a, b, c);
 }
 
 void fs_main(uint64_t unused, void *ipc) {
   (void)unused;
-  rpc_ipc_buffer = ipc;
-  rpc_serve(&serve, fs_op);
+  rpc_server_main(&serve, fs_op, ipc);
 }
 
 /* ---- A block client, to check the stack below the file system ------------------------ */
