@@ -15,4 +15,5 @@ enum {
   FSOP_SYNC,        /* a = handle: durable when it returns */
   FSOP_UNLINK,      /* path in the buffer */
   FSOP_EXISTS,      /* path in the buffer → 1 or 0 */
+  FSOP_RESTART,     /* tests: forget everything in memory, as after a power failure */
 };

@@ -9,7 +9,8 @@
 #include "string.h"
 #include "xv6fs.h"
 
-enum { BLOCK = 1024, RAMDISK_BLOCKS = 16 * 1024, OP_READ = 1, OP_WRITE = 2, OP_SIZE = 3 };
+enum { BLOCK = 1024, RAMDISK_BLOCKS = 16 * 1024, OP_READ = 1, OP_WRITE = 2, OP_SIZE = 3,
+       OP_REVIVE = 4 };
 enum { E_RANGE = -1, E_BUFFER = -2, E_OP = -3 };
 
 struct rpc_chan serve, call;
@@ -23,6 +24,10 @@ static uint8_t disk[RAMDISK_BLOCKS * BLOCK];
 volatile uint64_t disk_reads, disk_writes;
 /* Blocks the disk offers (0: all of it); the harness may make it smaller. */
 uint64_t disk_blocks;
+/* A power failure: after this many block writes (0: never) the disk keeps no more of them,
+   while still answering that they were done, until OP_REVIVE (the machine restarting). */
+uint64_t crash_after;
+volatile uint64_t dropped_writes;
 
 static uint64_t disk_size(void) {
   return disk_blocks != 0 && disk_blocks < RAMDISK_BLOCKS ? disk_blocks : RAMDISK_BLOCKS;
@@ -37,13 +42,21 @@ static int64_t ramdisk_op(uint64_t op, uint64_t first, uint64_t n, uint8_t *buf,
     *value = size;
     return 0;
   }
+  if (op == OP_REVIVE) {
+    crash_after = 0;
+    return 0;
+  }
   if (first > size || n > size - first) return E_RANGE;
   if (buf == 0 || n > bytes / BLOCK) return E_BUFFER;
   if (op == OP_READ) {
     memcpy(buf, disk + first * BLOCK, n * BLOCK);
     disk_reads += n;
   } else if (op == OP_WRITE) {
-    sb_copy(disk + first * BLOCK, buf, n * BLOCK);
+    if (crash_after != 0 && disk_writes + n > crash_after) {
+      dropped_writes += n; /* lost with the power */
+    } else {
+      sb_copy(disk + first * BLOCK, buf, n * BLOCK);
+    }
     disk_writes += n;
   } else {
     return E_OP;
@@ -150,6 +163,13 @@ static int64_t fs_start(void) {
 static int64_t fs_op(uint64_t op, uint64_t a, uint64_t b, uint8_t *buf, uint64_t bytes,
                      uint64_t *value) {
   fs_ops++;
+  if (op == FSOP_RESTART) {
+    /* The machine restarted: what the server held in memory is gone, the disk works again,
+       and the next request mounts what the disk kept (replaying a committed log). */
+    memset(&fs, 0, sizeof fs);
+    fs_ready = 0;
+    return rpc_call(&call, OP_REVIVE, 0, 0).status < 0 ? -5 : 0;
+  }
   if (!fs_ready) {
     int64_t e = fs_start();
     if (e < 0) return e;

@@ -26,6 +26,19 @@ export interface YcsbCase {
   /** Words written over the RAM disk's image before the file system mounts it
    *  (64-bit word index → value): a damaged disk. */
   damage?: ReadonlyMap<number, number>;
+  /** A power failure: the RAM disk keeps no block written after this many; after the run
+   *  the client restarts SQLite and the FS server on what the disk kept. */
+  crashAfter?: number;
+}
+
+/** What a crash run found after the restart. */
+export interface Restart {
+  /** PRAGMA integrity_check said "ok". */
+  intact: boolean;
+  /** Records in the table afterwards. */
+  rows: number;
+  /** Block writes the disk lost. */
+  lostWrites: number;
 }
 
 /** A run that did not finish: where the client stopped and why, as its memory says. */
@@ -70,6 +83,12 @@ export interface YcsbResult {
   l1dMissesPerOp: number;
   /** Reads whose fields did not match what was written (must be 0). */
   badReads: number;
+  /** Block writes the RAM disk took by the end of the load phase and over the whole run
+   *  (to choose crash points inside the run phase). */
+  diskWritesAtLoad: number;
+  diskWrites: number;
+  /** With crashAfter: what the restart found. */
+  restart?: Restart;
 }
 
 /** The client's `out` words (ycsb-sqlite.c). */
@@ -85,6 +104,8 @@ const OUT = {
   /* after the 8 + 5 counts per operation type */
   fullRows: 13,
   fullOk: 14,
+  restartOk: 15,
+  restartRows: 16,
 } as const;
 const DONE = 100;
 
@@ -99,6 +120,10 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
     s.setWord('client', 'param', i, v),
   );
   if (c.diskBlocks !== undefined) s.setWord('ramdisk', 'disk_blocks', 0, c.diskBlocks);
+  if (c.crashAfter !== undefined) {
+    s.setWord('ramdisk', 'crash_after', 0, c.crashAfter);
+    s.setWord('client', 'param', 4, 1);
+  }
   for (const [i, v] of c.damage ?? []) s.setWord('ramdisk', 'disk', i, v);
   s.start('client', 'client_main', 0);
   const out = (i: number): number => s.word('client', 'out', i);
@@ -126,6 +151,7 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
   if (!until(OUT.load)) throw failure();
   const before = s.m.snapshot();
   const disk0 = disk();
+  const writesAtLoad = s.word('ramdisk', 'disk_writes');
   if (!until(OUT.run)) throw failure();
   const during = s.m.snapshot().minus(before);
   const disk1 = disk();
@@ -155,6 +181,15 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
     dtlbMissesPerOp: during.get('tlb.miss.data') / ops,
     l1dMissesPerOp: during.get('l1d.miss') / ops,
     badReads: out(OUT.bad),
+    diskWritesAtLoad: writesAtLoad,
+    diskWrites: s.word('ramdisk', 'disk_writes'),
+    ...(c.crashAfter !== undefined && {
+      restart: {
+        intact: out(OUT.restartOk) === 1,
+        rows: out(OUT.restartRows),
+        lostWrites: s.word('ramdisk', 'dropped_writes'),
+      },
+    }),
   };
 }
 

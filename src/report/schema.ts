@@ -153,6 +153,8 @@ export const METRICS = [
   'improvement',
   'requests-per-op',
   'misses-per-op',
+  'crash-points',
+  'recovered',
   // temporal
   'calls-per-slice',
   'longest-wait',

@@ -74,3 +74,21 @@ test('a damaged disk image: the file system refuses to mount and says why; SQLit
       x.fsError === 'superblock size out of range: image of 1048576 blocks on a device of 16384',
   );
 });
+
+test('power fails during the run phase: after a restart the FS replays its log, SQLite rolls its journal back, and the database is intact with every record', () => {
+  const c = {
+    kernel: 'seL4' as const,
+    transport: 'skybridge' as const,
+    workload: 'a' as const,
+    records: 30,
+    operations: 20,
+  };
+  const clean = runYcsb(SKYLAKE, c);
+  assert.ok(clean.diskWrites > clean.diskWritesAtLoad);
+  for (const f of [0.1, 0.5, 0.97]) {
+    const at = Math.floor(clean.diskWritesAtLoad + f * (clean.diskWrites - clean.diskWritesAtLoad));
+    const r = runYcsb(SKYLAKE, { ...c, crashAfter: at }).restart!;
+    assert.ok(r.lostWrites > 0, `the crash at block write ${at} lost writes`);
+    assert.deepEqual([r.intact, r.rows], [true, 30], `crash at block write ${at}`);
+  }
+});
