@@ -235,6 +235,15 @@ export const GUESTS = [
     hostComparable: false,
     trampoline: true,
   })),
+  {
+    name: 'mc-echo',
+    dir: 'storage',
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge'],
+    description:
+      'an echo server and clients timing each call with RDTSC, over SkyBridge or each kernel’s own IPC (rpc.h): experiment multicore',
+    hostComparable: false,
+    kernelProgram: true,
+  },
 ];
 
 /** Where the kernel maps SkyBridge's trampoline (guest/skybridge/skybridge-layout.h). */

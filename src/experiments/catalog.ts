@@ -54,6 +54,12 @@ export const CATALOG = [
     description:
       'KPTI, IBPB, RSB fill, IBRS, VERW and the L1D flush at the sites each kernel uses them, one at a time and as each kernel ships them; SkyBridge with trampolines that fill the RSB and clear CPU buffers on each VMFUNC switch; the L1D flush on a VM exit',
   },
+  {
+    id: 'multicore',
+    title: 'Many cores: an echo server under 1–8 client cores, natively and with SkyBridge',
+    description:
+      'seL4, one client thread per core; a single-threaded native server on its own core (cross-core IPC with IPIs), a native server thread per core (the fair baseline), and SkyBridge; throughput and latency (p50, p99) against cores',
+  },
 ] as const satisfies readonly ExperimentInfo[];
 
 export type ExperimentId = (typeof CATALOG)[number]['id'];

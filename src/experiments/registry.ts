@@ -10,6 +10,7 @@ import { sensitivity } from './sensitivity.ts';
 import { sqlite } from './sqlite.ts';
 import { temporal } from './temporal.ts';
 import { mitigations } from './mitigations.ts';
+import { multicore } from './multicore.ts';
 
 export const EXPERIMENTS: readonly Experiment[] = [
   primitives,
@@ -19,6 +20,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   sqlite,
   temporal,
   mitigations,
+  multicore,
 ];
 
 export function findExperiment(id: string): Experiment | undefined {

@@ -129,6 +129,15 @@ export const paramsSchema = z
       .enum(['plain', 'rsb-fill', 'verw', 'hardened'])
       .optional()
       .describe("which build of SkyBridge's trampoline (docs/mitigations.md)"),
+    cores: nonNegInt
+      .optional()
+      .describe('client cores, one client thread on each (experiment multicore)'),
+    serverThreads: z
+      .enum(['single', 'per-core'])
+      .optional()
+      .describe(
+        "a native server's threads: one on a core of its own, or one on each client's core (experiment multicore); for a speed-up, the native baseline it is against",
+      ),
   })
   .strict();
 
@@ -355,6 +364,8 @@ const PARAM_SEGMENTS: {
   view: (v) => `in-${v}`,
   mitigation: (v) => `mit-${v}`,
   trampoline: (v) => `tramp-${v}`,
+  cores: (v) => `cores-${v}`,
+  serverThreads: (v) => `server-${v}`,
 };
 
 /** Segments rendered before the metric. */
