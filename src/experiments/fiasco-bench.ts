@@ -17,7 +17,6 @@
 // compiled code (src/kernel/fiasco/paths.ts); L4Re's include its benchmark loop's few user
 // instructions, ours our benchmark's (the stamps), ~24 per one way.
 
-import { Mode } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
@@ -29,8 +28,15 @@ import type { Process } from '../kernel/process.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
 import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Thread } from '../kernel/thread.ts';
-import { guestImage, symbol, writeWord } from './guest-image.ts';
-import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
+import { guestImage, symbol } from './guest-image.ts';
+import {
+  ipcResult,
+  runBenchPair,
+  RUNS,
+  WARMUP,
+  type BenchRun,
+  type IpcResult,
+} from './ipc-harness.ts';
 
 export interface FiascoCase {
   /** Client and server in different address spaces (tasks) or one. */
@@ -77,18 +83,7 @@ function once(
   // The gate exists once its thread does (Ipc_gate_ctl::bind_thread); label 0x10.
   fiasco.putCap(client, 1, fiasco.newGate(srv, 0x10), Rights.CW);
   const cli = start(client, 'client', 'client_main', 100);
-  for (const t of new Set([cli, srv])) writeWord(k, t, symbol(g, 'warm_rounds'), warm);
-  while (k.run(100_000) === 100_000);
-  for (const t of [cli, srv])
-    if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
-  const s = m.snapshot();
-  return {
-    k,
-    client: cli,
-    server: srv,
-    instructions: s.get('instructions'),
-    kernel: s.get('instructions', { mode: Mode.Kernel }),
-  };
+  return runBenchPair(k, g, cli, srv, warm);
 }
 
 export function runFiascoBench(profile: CpuProfile, c: FiascoCase): FiascoResult {

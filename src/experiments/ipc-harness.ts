@@ -7,11 +7,12 @@
 // subtracted from each. Mean of RUNS after WARMUP. Instructions per round trip: the run
 // minus a twin that does only the warm-up (the model is deterministic, so the rest cancels).
 
-import type { CounterSnapshot } from '../hw/counters.ts';
+import { Mode, type CounterSnapshot } from '../hw/counters.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
+import type { Thread } from '../kernel/thread.ts';
 import type { InProcess } from '../kernel/user-memory.ts';
 import { summarize, type IpcStats } from './experiment.ts';
-import { readWords, symbol, type GuestImage } from './guest-image.ts';
+import { readWords, symbol, writeWord, type GuestImage } from './guest-image.ts';
 
 export const WARMUP = 16;
 export const RUNS = 64;
@@ -35,6 +36,33 @@ export interface BenchRun {
   client: InProcess;
   server: InProcess;
   instructions: number;
+}
+
+/**
+ * Runs a benchmark program's client and server threads to the end: sets how many stamp
+ * entries each warms first (`warm_rounds`, the same in a run and its twin), runs the kernel
+ * until nothing is left to do, and checks that neither thread was stopped. Returns the run,
+ * with the instructions retired in all modes and in kernel mode.
+ */
+export function runBenchPair(
+  k: Subkernel,
+  g: GuestImage,
+  client: Thread,
+  server: Thread,
+  warm: number,
+): BenchRun & { kernel: number } {
+  for (const t of new Set([client, server])) writeWord(k, t, symbol(g, 'warm_rounds'), warm);
+  while (k.run(100_000) === 100_000);
+  for (const t of [client, server])
+    if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
+  const s = k.machine.snapshot();
+  return {
+    k,
+    client,
+    server,
+    instructions: s.get('instructions'),
+    kernel: s.get('instructions', { mode: Mode.Kernel }),
+  };
 }
 
 /** The figures from the stamps `run` left in memory; `warm` is its warm-up-only twin. */

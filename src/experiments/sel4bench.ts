@@ -19,8 +19,15 @@ import { Sel4 } from '../kernel/sel4/sel4.ts';
 import { DEFAULT_CONFIG, Subkernel } from '../kernel/subkernel.ts';
 import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Thread } from '../kernel/thread.ts';
-import { guestImage, symbol, writeWord } from './guest-image.ts';
-import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
+import { guestImage, symbol } from './guest-image.ts';
+import {
+  ipcResult,
+  runBenchPair,
+  RUNS,
+  WARMUP,
+  type BenchRun,
+  type IpcResult,
+} from './ipc-harness.ts';
 
 export type { IpcResult } from './ipc-harness.ts';
 
@@ -64,11 +71,7 @@ function once(profile: CpuProfile, c: IpcCase, rounds: number, warm: number): Be
     });
   const srv = start(server, 'server', 'server_main', c.crossCore ? 1 : 0, 101);
   const cli = start(client, 'client', 'client_main', 0, 100);
-  for (const t of new Set([cli, srv])) writeWord(k, t, symbol(g, 'warm_rounds'), warm);
-  while (k.run(100_000) === 100_000);
-  for (const t of [cli, srv])
-    if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
-  return { k, client: cli, server: srv, instructions: m.snapshot().get('instructions') };
+  return runBenchPair(k, g, cli, srv, warm);
 }
 
 export function runSel4Bench(profile: CpuProfile, c: IpcCase): IpcResult {

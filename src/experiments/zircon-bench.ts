@@ -13,7 +13,6 @@
 // Nothing here or in the kernel paths is fitted to any result, and no published Zircon
 // figure for this case is cited to compare with: the Zircon rows are predictions.
 
-import { Mode } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
@@ -24,8 +23,15 @@ import type { Thread } from '../kernel/thread.ts';
 import type { InProcess } from '../kernel/user-memory.ts';
 import { MAX_MSG_BYTES } from '../kernel/zircon/objects.ts';
 import { bootZircon } from '../kernel/zircon/zircon.ts';
-import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
-import { ipcResult, RUNS, WARMUP, type BenchRun, type IpcResult } from './ipc-harness.ts';
+import { guestImage, readWords, symbol } from './guest-image.ts';
+import {
+  ipcResult,
+  runBenchPair,
+  RUNS,
+  WARMUP,
+  type BenchRun,
+  type IpcResult,
+} from './ipc-harness.ts';
 
 export interface ZirconCase {
   /** Client and server in different processes (address spaces) or one. */
@@ -83,18 +89,7 @@ function once(
     });
   const srv = start(server, 'server', 'server_main', c.crossCore ? 1 : 0, 101, ch.b);
   const cli = start(client, 'client', 'client_main', 0, 100, ch.a);
-  for (const t of new Set([cli, srv])) writeWord(k, t, symbol(g, 'warm_rounds'), warm);
-  while (k.run(100_000) === 100_000);
-  for (const t of [cli, srv])
-    if (!t.alive) throw new Error(`IPC benchmark: the ${t.name} stopped: ${t.exitReason}`);
-  const s = m.snapshot();
-  return {
-    k,
-    client: cli,
-    server: srv,
-    instructions: s.get('instructions'),
-    kernel: s.get('instructions', { mode: Mode.Kernel }),
-  };
+  return runBenchPair(k, g, cli, srv, warm);
 }
 
 export function runZirconBench(profile: CpuProfile, c: ZirconCase): ZirconResult {
