@@ -34,7 +34,8 @@ export const Hypercall = {
    *  list holds it. View 0 (the base) cannot be destroyed. */
   DestroyView: 3,
   /** (clientRootGpa, serverRootGpa) → view id: a copy of the base in which the client's
-   *  page-table root page maps the server's root page (skybridge.md, "The CR3 trick"). */
+   *  page-table root page maps the server's root page (the CR3 trick of Mi et al., EuroSys
+   *  2019; docs/skybridge.md). */
   BindClientServer: 4,
   /** (gpa) → 0. Maps this core's EPTP-list page, read/write, not executable, at
    *  guest-physical `gpa` in the base EPT and in every view (present and future). `gpa`
