@@ -6,14 +6,13 @@
 // copies it in). The phase breakdown comes from a third run that stops the interpreter at
 // each label of the trampoline (stopping costs no simulated cycles).
 
-import { Stop } from '../hw/cpu/interpreter.ts';
 import { R } from '../hw/core.ts';
 import type { CounterSnapshot } from '../hw/counters.ts';
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
 import { LinuxAbi } from '../kernel/linux/abi.ts';
-import { machineCodeBody } from '../kernel/machine-code.ts';
+import { machineCodeBody, runMachineCode } from '../kernel/machine-code.ts';
 import type { MitigationConfig } from '../kernel/mitigations.ts';
 import type { Process } from '../kernel/process.ts';
 import type { ThreadCode } from '../kernel/thread.ts';
@@ -152,24 +151,17 @@ function probeBody(
       let back = 0;
       for (;;) {
         const want = order[step] === -1 ? back : order[step] === -2 ? handler : order[step]!;
-        const next = core.pending[0];
-        const limit = Math.min(core.cycles + 2000, next === undefined ? Infinity : next.time);
-        const stop = cpu.run(limit, want);
-        if (stop === Stop.StopAt) {
-          if (step === 0) {
-            // The return address, read around the caches (the probe costs nothing).
-            back = readWords(k(), u.thread, core.regs.get(R.RSP), 1)[0]!;
-            lap = [];
-          }
-          lap.push(core.cycles);
-          step = (step + 1) % order.length;
-          if (step === 0) laps.push(lap);
-          // Step over the instruction at the label, so the next run does not stop at once.
-          cpu.run(Infinity, -1, 1);
-          continue;
+        yield* runMachineCode(m, u, { stopAt: want });
+        if (step === 0) {
+          // The return address, read around the caches (the probe costs nothing).
+          back = readWords(k(), u.thread, core.regs.get(R.RSP), 1)[0]!;
+          lap = [];
         }
-        if (stop === Stop.Syscall) yield { kind: 'syscall' };
-        else yield { kind: 'poll' };
+        lap.push(core.cycles);
+        step = (step + 1) % order.length;
+        if (step === 0) laps.push(lap);
+        // Step over the instruction at the label, so the next run does not stop at once.
+        cpu.run(Infinity, -1, 1);
       }
     };
 }

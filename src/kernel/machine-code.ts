@@ -8,7 +8,7 @@
 import { Stop } from '../hw/cpu/interpreter.ts';
 import type { Machine } from '../hw/machine.ts';
 import { Trap } from '../hw/traps.ts';
-import type { ThreadCode } from './thread.ts';
+import type { ThreadCode, UserEvent } from './thread.ts';
 import type { UserApi } from './user.ts';
 
 /** Cycles a core runs user code before the kernel loop may switch to another core. */
@@ -21,27 +21,44 @@ export interface MachineCodeOptions {
 }
 
 export function machineCodeBody(m: Machine, o: MachineCodeOptions = {}) {
-  const quantum = o.quantum ?? DEFAULT_QUANTUM;
   return function* body(u: UserApi): ThreadCode {
-    let left = o.maxInstructions ?? Infinity;
-    for (;;) {
-      const core = u.core;
-      const cpu = m.cpus[core.id]!;
-      const next = core.pending[0];
-      const limit = Math.min(core.cycles + quantum, next === undefined ? Infinity : next.time);
-      let stop: Stop;
-      try {
-        stop = cpu.run(limit, -1, left);
-      } catch (e) {
-        if (!(e instanceof Trap)) throw e;
-        yield { kind: 'trap', trap: e };
-        continue;
-      } finally {
-        left -= cpu.executed;
-      }
-      if (stop === Stop.Syscall) yield { kind: 'syscall' };
-      else if (stop === Stop.MaxInstructions) yield { kind: 'limit' };
-      else yield { kind: 'poll' };
-    }
+    yield* runMachineCode(m, u, o);
   };
+}
+
+/**
+ * Runs `u`'s thread as machine code from wherever its RIP is, handing the kernel what stops
+ * it (system calls, traps, the end of a quantum, the instruction budget), until RIP reaches
+ * `stopAt` (before that instruction runs): forever when it is -1. Callers that run a piece of
+ * user code and then go on (a TypeScript thread calling the trampoline, a probe stopping at
+ * labels) use this loop too.
+ */
+export function* runMachineCode(
+  m: Machine,
+  u: UserApi,
+  o: MachineCodeOptions & { stopAt?: number } = {},
+): Generator<UserEvent, void, void> {
+  const quantum = o.quantum ?? DEFAULT_QUANTUM;
+  const stopAt = o.stopAt ?? -1;
+  let left = o.maxInstructions ?? Infinity;
+  for (;;) {
+    const core = u.core;
+    const cpu = m.cpus[core.id]!;
+    const next = core.pending[0];
+    const limit = Math.min(core.cycles + quantum, next === undefined ? Infinity : next.time);
+    let stop: Stop;
+    try {
+      stop = cpu.run(limit, stopAt, left);
+    } catch (e) {
+      if (!(e instanceof Trap)) throw e;
+      yield { kind: 'trap', trap: e };
+      continue;
+    } finally {
+      left -= cpu.executed;
+    }
+    if (stop === Stop.StopAt) return;
+    if (stop === Stop.Syscall) yield { kind: 'syscall' };
+    else if (stop === Stop.MaxInstructions) yield { kind: 'limit' };
+    else yield { kind: 'poll' };
+  }
 }

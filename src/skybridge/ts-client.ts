@@ -5,9 +5,8 @@
 // address in the caller's text. Nothing of the call itself is TypeScript.
 
 import { R } from '../hw/core.ts';
-import { Stop } from '../hw/cpu/interpreter.ts';
 import type { Machine } from '../hw/machine.ts';
-import { Trap } from '../hw/traps.ts';
+import { runMachineCode } from '../kernel/machine-code.ts';
 import type { UserEvent } from '../kernel/thread.ts';
 import type { UserApi } from '../kernel/user.ts';
 import { TRAMPOLINE_VA } from './layout.ts';
@@ -38,24 +37,7 @@ export function* callFromTs(
   regs.set(R.RSP, rsp - 8);
   u.store64(rsp - 8, returnTo);
   core.rip = TRAMPOLINE_VA;
-  for (;;) {
-    const cpu = m.cpus[core.id]!;
-    const next = core.pending[0];
-    let stop: Stop;
-    try {
-      stop = cpu.run(
-        next === undefined ? core.cycles + 2000 : Math.min(next.time, core.cycles + 2000),
-        returnTo,
-      );
-    } catch (e) {
-      if (!(e instanceof Trap)) throw e;
-      yield { kind: 'trap', trap: e };
-      continue;
-    }
-    if (stop === Stop.StopAt) break;
-    if (stop === Stop.Syscall) yield { kind: 'syscall' };
-    else yield { kind: 'poll' };
-  }
+  yield* runMachineCode(m, u, { stopAt: returnTo });
   regs.set(R.RSP, orig);
   return { status: regs.getSigned(R.RAX), value: regs.get(R.RDX) };
 }
