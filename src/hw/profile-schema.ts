@@ -21,8 +21,6 @@ export const profileSchema = z.object({
   name: z.string(),
   /** Core clock, used only to convert DRAM nanoseconds to cycles and for reports. */
   frequencyGHz: z.number().positive(),
-  /** Cycles per instruction for straight-line code that touches no memory. */
-  cpi: nonNeg,
   caches: z.object({
     l1i: cacheLevel,
     l1d: cacheLevel,

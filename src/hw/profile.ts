@@ -18,7 +18,6 @@ const SEVENCPU = '7-cpu.com, Intel Skylake (i7-6700) measurements';
 export const SKYLAKE: CpuProfile = {
   name: 'skylake-client',
   frequencyGHz: 3.4,
-  cpi: 0.5,
   caches: {
     l1i: { sizeBytes: 32 * 1024, ways: 8, lineBytes: 64, latency: 4 },
     l1d: { sizeBytes: 32 * 1024, ways: 8, lineBytes: 64, latency: 4 },
@@ -112,7 +111,6 @@ export const SKYLAKE: CpuProfile = {
     insn: `reciprocal throughputs on Skylake from ${AGNER} and LLVM's Skylake client scheduling model (X86SchedSkylakeClient.td): simple ALU ops, MOV, MOVZX, SETcc, CMOVcc 0.25 (ports 0, 1, 5, 6); shifts by an immediate 0.5 (ports 0, 6); shifts by CL 2 (3 µops); RCL/RCR 3 (estimate; 1 by one, ~6 by CL); LEA 0.5; IMUL/MUL 1; loads 0.5 (2 load ports), stores 1; PUSH 1, POP 0.5; branches 0.5 not taken, 1 taken (one taken branch per cycle); CALL/RET 1; BSF/BSR/POPCNT/LZCNT/TZCNT/BT 1; SSE moves, vector logic (PAND/POR/PXOR, ANDPS...) and PADD/PSUB B/W/D/Q (p015: Agner; LLVM's SKLWriteResGroup9 for PADD) 0.33; ADDSD/MULSD and the packed and single forms of add, sub, mul, min, max, compare (p01, 4-cycle FP units), vector integer saturating add/sub, compare, min/max, average and immediate shifts (LLVM WriteVecALUX, WriteVecShiftImmX: p01) 0.5; vector integer multiplies PMULLW/PMULHW/PMULHUW/PMULUDQ/PMADDWD (WriteVecIMulX, p01) 0.5; shuffles, unpacks, packs, byte shifts, MOVHLPS/MOVLHPS/SHUFPS (WriteShuffleX/WriteFShuffle: p5) 1, with PSADBW (p5) 1, shifts by an XMM count (WriteVecShiftX: p5 + p01) 1, PEXTRW (WriteVecExtract: p0 + p5) 1 and MOVMSKPS/PD, PMOVMSKB (WriteFMOVMSK: p0) 1 in the same class; PINSRW 2 (WriteVecInsert: 2 µops on p5); DIVSD/DIVPD 4, DIVSS/DIVPS 3 (WriteFDiv: divider 3 cycles single, 4 double), SQRTSD/SQRTPD 6, SQRTSS/SQRTPS 3 (WriteFSqrt); conversions 1 (CVTPD2PS, CVTPS2PD, CVTSS2SD, CVTSD2SS, CVTSI2SS, CVTDQ2PD: p5 + p01/p015, SKLWriteResGroup60), CVTDQ2PS/CVT(T)PS2DQ 0.5 (p01). Non-temporal stores (MOVNTI, MOVNTDQ, MOVNTPS/PD) as stores, 1; SFENCE/LFENCE/MFENCE 1 (LLVM: SFENCE p237 + p0156, MFENCE p237 + 2×p0156, LFENCE 2×p0156; Agner measures MFENCE at ~33 on Skylake, the store-buffer drain a fence waits for is not modelled). Exceptions charged at latency because their results are used at once: DIV/IDIV r32 26, r64 42 (lower end of Agner's 42-95 for IDIV r64; on hardware it depends on the operands). One iteration of a string instruction 1 (estimate; fast-string microcode moves more per cycle for long REP MOVSB). Not modelled: dependency chains, branch mispredictions, macro-fusion; charging throughput is optimistic for dependent chains and mispredicted branches`,
     frequencyGHz:
       "i7-6700 base clock (Intel ARK); the Skylake machine of sel4bench's published results (sel4.systems, Performance)",
-    cpi: `estimate: straight-line integer kernel code at IPC 2 (Skylake retires up to 4/cycle; L4Re's published cycles/instructions include memory stalls); ${RESEARCH} §7`,
     'caches.l1i': `${OPT}: 32 KiB 8-way`,
     'caches.l1d': `${OPT}: 32 KiB 8-way, 4-5 cycles load-to-use (4 charged; +1 for the DTLB)`,
     'caches.l2': `${OPT}: 256 KiB 4-way, 12 cycles`,
@@ -279,7 +277,11 @@ export function mergeProfile(
   for (const [k, v] of Object.entries(over)) {
     const p = path ? `${path}.${k}` : k;
     if (!(k in base) && path !== 'sources') {
-      fail(`${p}: unknown field`);
+      fail(
+        p === 'cpi'
+          ? 'cpi: no longer a parameter: kernel code is charged by its instruction mix at the insn.* class costs (docs/calibration.md)'
+          : `${p}: unknown field`,
+      );
       continue;
     }
     out[k] = k in base ? mergeProfile(base[k], v, p, problems) : v;

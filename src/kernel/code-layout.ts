@@ -1,16 +1,14 @@
 // Places code in a text region: real encodings for the instructions with an architectural
 // effect, and for the straight-line blocks between them a run of bytes whose length is the
 // block's size (NOP filler: the model fetches those bytes and charges the block's
-// instruction count; it does not decode them). So every path runs at real addresses, and
+// instructions at its instruction mix's class costs (src/hw/mix.ts); it does not decode them). So every path runs at real addresses, and
 // instruction fetch, ITLB and L1I behave as they would for code of that size and place.
 
+import type { CodeBlock } from '../hw/core.ts';
 import { ENC, type Instruction } from '../hw/encodings.ts';
+import type { Mix } from '../hw/mix.ts';
 
-export interface Block {
-  readonly at: number;
-  readonly bytes: number;
-  readonly instructions: number;
-}
+export type Block = CodeBlock;
 
 export class CodeLayout {
   private cursor = 0;
@@ -19,8 +17,15 @@ export class CodeLayout {
   constructor(
     readonly base: number,
     readonly size: number,
+    /** The mix of the blocks laid out from now on (see `use`). */
+    private mix: Mix,
   ) {
     this.bytes = new Uint8Array(size).fill(0x90);
+  }
+
+  /** Blocks laid out after this call are code of `mix` (e.g. the next function's). */
+  use(mix: Mix): void {
+    this.mix = mix;
   }
 
   get used(): number {
@@ -35,9 +40,10 @@ export class CodeLayout {
     return at;
   }
 
-  /** A straight-line block of `instructions` instructions in `bytes` bytes. */
-  block(instructions: number, bytes: number): Block {
-    return { at: this.take(bytes), bytes, instructions };
+  /** A straight-line block of `instructions` instructions in `bytes` bytes, of the current
+   *  mix or of `mix`. */
+  block(instructions: number, bytes: number, mix: Mix = this.mix): Block {
+    return { at: this.take(bytes), bytes, instructions, mix };
   }
 
   /** One architectural instruction with its real encoding; returns its address. */

@@ -36,6 +36,7 @@
 
 import type { Core } from '../hw/core.ts';
 import { MSR, verw, wrmsr } from '../hw/isa.ts';
+import { Mix } from '../hw/mix.ts';
 import type { AddressSpace } from './address-space.ts';
 import type { Block, CodeLayout } from './code-layout.ts';
 
@@ -75,6 +76,22 @@ interface MsrSite {
  *  counter register (Zircon's x86_ras_fill; seL4's x86_flush_rsb is the same length). */
 export const RSB_FILL_INSTRUCTIONS = 2 + 16 * 4 + 3;
 
+/** The same instructions by class: 32 CALLs; 16 DECs, the counter's MOV and the ADD to RSP;
+ *  15 taken JNZs and the last, not taken; the counter's PUSH and POP; LFENCE (charged as the
+ *  interpreter charges fences, in the store class). */
+export const RSB_FILL_MIX = new Mix(
+  'RSB fill',
+  { call: 32, alu: 18, branchTaken: 15, branch: 1, push: 1, pop: 1, store: 1 },
+  'the fill loop counted instruction by instruction (x86_ras_fill; x86_flush_rsb)',
+);
+
+/** A WRMSR's setup: MOV ECX, the MSR's number; MOV EAX, the low half; XOR EDX, EDX. */
+export const MSR_SETUP_MIX = new Mix(
+  'WRMSR setup',
+  { alu: 3 },
+  'three register moves (MOV ECX, imm; MOV EAX, imm; XOR EDX, EDX)',
+);
+
 /** The mitigations' code in kernel text, and what runs it. */
 export class KernelMitigations {
   private readonly ibpbSite: MsrSite | null;
@@ -90,10 +107,13 @@ export class KernelMitigations {
     readonly cfg: MitigationConfig,
     text: CodeLayout,
   ) {
-    const msr = (): MsrSite => ({ setup: text.block(3, 12), wrmsr: text.insn('wrmsr') });
+    const msr = (): MsrSite => ({
+      setup: text.block(3, 12, MSR_SETUP_MIX),
+      wrmsr: text.insn('wrmsr'),
+    });
     if (cfg.ibpb || cfg.rsbFill || cfg.ibrs !== 'off' || cfg.verw) text.align(64);
     this.ibpbSite = cfg.ibpb ? msr() : null;
-    this.rsbFill = cfg.rsbFill ? text.block(RSB_FILL_INSTRUCTIONS, 48) : null;
+    this.rsbFill = cfg.rsbFill ? text.block(RSB_FILL_INSTRUCTIONS, 48, RSB_FILL_MIX) : null;
     this.ibrsOn = cfg.ibrs !== 'off' ? msr() : null;
     this.ibrsOff = cfg.ibrs === 'entry-exit' ? msr() : null;
     this.verwSite = cfg.verw ? text.insn('verw') : null;
@@ -107,7 +127,7 @@ export class KernelMitigations {
     this.lastSpace.set(core.id, space);
     if (this.ibpbSite !== null) this.writeMsr(core, this.ibpbSite, MSR.IA32_PRED_CMD, 1);
     const r = this.rsbFill;
-    if (r !== null) core.exec(r.at, r.bytes, r.instructions);
+    if (r !== null) core.run(r);
   }
 
   /** On every kernel entry from user mode, after the KPTI CR3 switch. */
@@ -122,7 +142,7 @@ export class KernelMitigations {
   }
 
   private writeMsr(core: Core, site: MsrSite, msr: number, value: number): void {
-    core.exec(site.setup.at, site.setup.bytes, site.setup.instructions);
+    core.run(site.setup);
     wrmsr(core, site.wrmsr, msr, value);
   }
 }

@@ -1,6 +1,7 @@
 // What a kernel personality (seL4, Fiasco.OC, Zircon) supplies to the common Subkernel core.
 
 import type { Core } from '../hw/core.ts';
+import type { Mix } from '../hw/mix.ts';
 import type { CodeLayout } from './code-layout.ts';
 import type { Subkernel } from './subkernel.ts';
 import type { TcbLayout } from './tcb-layout.ts';
@@ -17,6 +18,8 @@ export interface EntryExitCounts {
   exitBytes: number;
   /** Where the counts come from (file and function of the real kernel). */
   source: string;
+  /** The classes of those instructions (the entry and exit sequences' own mix). */
+  mix: Mix;
 }
 
 export interface Personality {

@@ -36,6 +36,7 @@ import { EntryKind, Thread, ThreadState, type ThreadCode, type UserEvent } from 
 import { KernelMitigations, NO_MITIGATIONS, type MitigationConfig } from './mitigations.ts';
 import { UserApi } from './user.ts';
 import { scanCode } from '../binary/scanner.ts';
+import { COMMON_KERNEL, USER_LIB } from './kernel-mixes.ts';
 
 export interface SubkernelConfig {
   /** Kernel page-table isolation: the kernel runs on its own root; two CR3 writes per entry. */
@@ -157,7 +158,7 @@ export class Subkernel {
     const m = machine;
     this.rk = new Rootkernel(m, { l1dFlush: config.mitigations?.l1dFlush === true });
     this.kernelOwner = m.owners.id('kernel');
-    this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES);
+    this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES, COMMON_KERNEL);
     this.paths = this.layoutCommon(this.text);
     personality.layoutKernel(this.text);
     for (const x of extensions) x.layoutKernel(this.text);
@@ -209,12 +210,12 @@ export class Subkernel {
     const syscallEntry = t.base + t.used;
     const kptiEnter = t.block(2, 10);
     const kptiEnterCr3 = t.insn('movCr3Rax');
-    const entry = t.block(ee.entryInstructions, ee.entryBytes);
+    const entry = t.block(ee.entryInstructions, ee.entryBytes, ee.mix);
     t.align(64);
-    const interruptEntry = t.block(ee.entryInstructions + 4, ee.entryBytes + 12);
-    const fault = t.block(ee.entryInstructions + 8, ee.entryBytes + 24);
+    const interruptEntry = t.block(ee.entryInstructions + 4, ee.entryBytes + 12, ee.mix);
+    const fault = t.block(ee.entryInstructions + 8, ee.entryBytes + 24, ee.mix);
     t.align(64);
-    const exit = t.block(ee.exitInstructions, ee.exitBytes);
+    const exit = t.block(ee.exitInstructions, ee.exitBytes, ee.mix);
     const kptiLeave = t.block(2, 10);
     const kptiLeaveCr3 = t.insn('movCr3Rax');
     const sysretAt = t.insn('sysretq');
@@ -316,7 +317,7 @@ export class Subkernel {
   ): Process {
     const textBytes = opts.textBytes ?? 16 * 1024;
     const dataBytes = opts.dataBytes ?? 64 * 1024;
-    const text = new CodeLayout(USER_TEXT, textBytes);
+    const text = new CodeLayout(USER_TEXT, textBytes, USER_LIB);
     text.insn('syscall'); // the exit stub at the image's first byte
     build(text);
     const stray = scanCode(text.bytes.subarray(0, text.used), BigInt(USER_TEXT));
@@ -433,14 +434,14 @@ export class Subkernel {
     this.queues[t.core.id]!.enqueue(core, t);
     if (t.core !== core && core.nonRoot) {
       const P = this.paths;
-      core.exec(P.ipiSend.at, P.ipiSend.bytes, P.ipiSend.instructions);
+      core.run(P.ipiSend);
       this.machine.sendIpi(core, P.ipiWrmsr, t.core.id, RESCHEDULE_VECTOR);
     }
   }
 
   /** The next thread for `core` from its ready queue, dequeued; null if none. */
   chooseThread(core: Core): Thread | null {
-    core.exec(this.paths.schedule.at, this.paths.schedule.bytes, this.paths.schedule.instructions);
+    core.run(this.paths.schedule);
     const q = this.queues[core.id]!;
     const t = q.highest(core);
     if (t !== null) q.dequeue(core, t);
@@ -467,11 +468,11 @@ export class Subkernel {
     core.setOwner(this.kernelOwner);
     const P = this.paths;
     if (this.config.kpti) {
-      core.exec(P.kptiEnter.at, P.kptiEnter.bytes, P.kptiEnter.instructions);
+      core.run(P.kptiEnter);
       movToCr3(core, P.kptiEnterCr3, this.kernelCr3());
     }
     this.mitigations.onEntry(core);
-    core.exec(P.entry.at, P.entry.bytes, P.entry.instructions);
+    core.run(P.entry);
     core.load64(this.curThreadVar[core.id]!);
     this.saveRegisters(core, t, core.regs.get(R.RCX), core.regs.get(11));
     t.entry = EntryKind.Syscall;
@@ -491,7 +492,7 @@ export class Subkernel {
   kick(core: Core, target: Core): void {
     if (target === core) return;
     const P = this.paths;
-    core.exec(P.ipiSend.at, P.ipiSend.bytes, P.ipiSend.instructions);
+    core.run(P.ipiSend);
     this.machine.sendIpi(core, P.ipiWrmsr, target.id, RESCHEDULE_VECTOR);
   }
 
@@ -505,15 +506,11 @@ export class Subkernel {
   private enterFromTrap(core: Core, t: Thread | null, path: Block, errorCode = false): void {
     core.setOwner(this.kernelOwner);
     if (this.config.kpti) {
-      core.exec(
-        this.paths.kptiEnter.at,
-        this.paths.kptiEnter.bytes,
-        this.paths.kptiEnter.instructions,
-      );
+      core.run(this.paths.kptiEnter);
       movToCr3(core, this.paths.kptiEnterCr3, this.kernelCr3());
     }
     this.mitigations.onEntry(core);
-    core.exec(path.at, path.bytes, path.instructions);
+    core.run(path);
     if (t === null) return;
     const sp = core.regs.get(R.RSP) + (errorCode ? 8 : 0);
     const rip = core.load64(sp);
@@ -539,11 +536,7 @@ export class Subkernel {
     if (prev !== null && prev !== undefined && prev.process.space === u.process.space) return;
     const want = u.process.space.userRoot + (this.config.pcid ? u.process.space.asid : 0);
     if (core.cr3 === want) return;
-    core.exec(
-      this.paths.switchSpace.at,
-      this.paths.switchSpace.bytes,
-      this.paths.switchSpace.instructions,
-    );
+    core.run(this.paths.switchSpace);
     movToCr3(core, this.paths.switchCr3, BigInt(want) | (this.config.pcid ? NO_FLUSH : 0n));
   }
 
@@ -580,7 +573,7 @@ export class Subkernel {
     this.switchFpu(core, u);
     for (const x of this.extensions) x.beforeExit(this, core, u);
     const P = this.paths;
-    core.exec(P.exit.at, P.exit.bytes, P.exit.instructions);
+    core.run(P.exit);
     let rip = 0;
     let rflags = 0x202;
     for (const s of this.personality.tcb.saved) {
@@ -595,13 +588,13 @@ export class Subkernel {
     if (u.entry === EntryKind.Interrupt) {
       for (const s of this.personality.tcb.trapSaved) core.loadReg(u.tcb + s.offset, s.reg);
       const userRsp = core.regs.get(R.RSP);
-      core.exec(P.iretFrame.at, P.iretFrame.bytes, P.iretFrame.instructions);
+      core.run(P.iretFrame);
       const sp = this.irqStackTop[core.id]! - 48;
       const frame = [rip, 0x33, rflags | 0x200, userRsp, 0x2b];
       for (let i = 0; i < 5; i++) core.store64(sp + i * 8, frame[i]!);
       this.mitigations.beforeReturn(core);
       if (this.config.kpti) {
-        core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
+        core.run(P.kptiLeave);
         movToCr3(core, P.kptiLeaveCr3, userCr3);
       }
       core.regs.set(R.RSP, sp);
@@ -609,7 +602,7 @@ export class Subkernel {
     } else {
       this.mitigations.beforeReturn(core);
       if (this.config.kpti) {
-        core.exec(P.kptiLeave.at, P.kptiLeave.bytes, P.kptiLeave.instructions);
+        core.run(P.kptiLeave);
         movToCr3(core, P.kptiLeaveCr3, userCr3);
       }
       core.regs.set(R.RCX, rip);
@@ -755,7 +748,7 @@ export class Subkernel {
 
   private onInterrupt(core: Core, t: Thread | null, vector: number): void {
     if (vector === TIMER_VECTOR) {
-      core.exec(this.paths.timer.at, this.paths.timer.bytes, this.paths.timer.instructions);
+      core.run(this.paths.timer);
       this.machine.setTimer(core, core.cycles + this.config.tickCycles, TIMER_VECTOR);
       if (t !== null) {
         for (const x of this.extensions) x.onTick?.(this, core, t);
@@ -833,11 +826,7 @@ export class Subkernel {
     // The body returned: it ends with the exit system call at the image's first byte.
     syscallInsn(core, USER_TEXT);
     this.enterFromSyscall(core, t);
-    core.exec(
-      this.paths.threadExit.at,
-      this.paths.threadExit.bytes,
-      this.paths.threadExit.instructions,
-    );
+    core.run(this.paths.threadExit);
     t.state = ThreadState.Exited;
     t.code = null;
     this.personality.onStop(this, core, t);
@@ -861,7 +850,7 @@ export class Subkernel {
       // Running on another core: tell it (seL4 SMP: remote stall by IPI); it leaves the
       // thread when the interrupt arrives (step).
       const P = this.paths;
-      core.exec(P.ipiSend.at, P.ipiSend.bytes, P.ipiSend.instructions);
+      core.run(P.ipiSend);
       this.machine.sendIpi(core, P.ipiWrmsr, t.core.id, RESCHEDULE_VECTOR);
     }
   }

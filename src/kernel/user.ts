@@ -25,7 +25,7 @@ export class UserApi {
 
   /** Runs a straight-line block of this process's text. */
   run(b: Block): void {
-    this.thread.core.exec(b.at, b.bytes, b.instructions);
+    this.thread.core.run(b);
   }
 
   load32(la: number): number {

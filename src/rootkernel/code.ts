@@ -1,7 +1,8 @@
 // The Rootkernel's code: where each of its routines sits in its region and how many
 // instructions it retires. Handlers are TypeScript; what they cost is charged as code at
 // these addresses (Core.exec: instruction fetch through the host page table, ITLB and L1I,
-// plus instructions × CPI) and as their memory accesses, made separately through the core.
+// plus the instructions at their mix's class costs) and as their memory accesses, made
+// separately through the core.
 // VMREAD/VMWRITE are counted as ordinary instructions (the profile has no figure for them;
 // they touch no memory the model sees, the VMCS being held on chip). Loads and stores are not
 // in these counts: each memory access made through the core retires its own instruction.
@@ -14,6 +15,16 @@
 import type { Core } from '../hw/core.ts';
 import { ENC } from '../hw/encodings.ts';
 import type { PhysicalMemory } from '../hw/phys-mem.ts';
+import { Mix } from '../hw/mix.ts';
+
+/** The handlers' mix, an estimate like their counts: register moves, compares, VMREAD and
+ *  VMWRITE (no figure in the cost table; charged as ALU operations, as the primitives'
+ *  VM exit handler is), and one conditional branch in four. */
+const ROOTKERNEL_MIX = new Mix(
+  'Rootkernel handlers',
+  { alu: 3, branch: 1 },
+  'estimate: tight assembly of register moves, compares, VMREAD/VMWRITE (as ALU) and branches',
+);
 
 export interface Routine {
   /** Offset from the start of the code area. */
@@ -89,5 +100,5 @@ export function writeCode(mem: PhysicalMemory, base: number, bytes: number): voi
 /** Runs `name` (`times` iterations for a loop body) on `core`. */
 export function run(core: Core, codeBase: number, name: RoutineName, times = 1): void {
   const x = ROUTINES[name];
-  core.exec(codeBase + x.at, x.bytes, x.instructions * times);
+  core.exec(codeBase + x.at, x.bytes, x.instructions * times, ROOTKERNEL_MIX);
 }

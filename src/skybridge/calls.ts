@@ -22,6 +22,7 @@ import { MSR, wrmsr } from '../hw/isa.ts';
 import { vmfunc } from '../hw/vmx.ts';
 import { Hypercall } from '../rootkernel/hypercalls.ts';
 import type { Block, CodeLayout } from '../kernel/code-layout.ts';
+import { COMMON_KERNEL } from '../kernel/kernel-mixes.ts';
 import { physmap } from '../kernel/layout.ts';
 import type { Process } from '../kernel/process.ts';
 import type { KernelExtension, Subkernel } from '../kernel/subkernel.ts';
@@ -82,6 +83,7 @@ export abstract class CallPaths implements KernelExtension {
   constructor(readonly trampoline: Trampoline) {}
 
   layoutKernel(text: CodeLayout): void {
+    text.use(COMMON_KERNEL);
     text.align(64);
     // Counts are ours, for the C a Subkernel would run here: read the tag, compare, store
     // the thread's view; install a list (compare, then a loop of stores, charged as
@@ -121,7 +123,7 @@ export abstract class CallPaths implements KernelExtension {
   onEntry(_k: Subkernel, core: Core, t: Thread): void {
     if (!this.participants.has(t.process)) return;
     const P = this.paths;
-    core.exec(P.entry.at, P.entry.bytes, P.entry.instructions);
+    core.run(P.entry);
     const index = core.load64(physmap(this.tagGpa) + Tag.index);
     core.store64(this.viewWord(t), index);
     this.savedView.set(t, index);
@@ -154,7 +156,7 @@ export abstract class CallPaths implements KernelExtension {
   /** Installs `p`'s EPTP list in `core`'s list page (entry 0, the base EPT, never changes). */
   private install(core: Core, p: Process): void {
     const P = this.paths;
-    core.exec(P.install.at, P.install.bytes, P.install.instructions);
+    core.run(P.install);
     if (this.currentIndex[core.id] !== 0) this.switchView(core, 0);
     const list = this.lists.listOf(p);
     let top = 1;
@@ -180,7 +182,7 @@ export abstract class CallPaths implements KernelExtension {
   onSyscall(k: Subkernel, core: Core, t: Thread): boolean {
     if ((this.savedView.get(t) ?? 0) === 0) return false;
     const P = this.paths;
-    core.exec(P.refuse.at, P.refuse.bytes, P.refuse.instructions);
+    core.run(P.refuse);
     k.writeSaved(core, t, R.RAX, SbError.Syscall);
     this.note(core, t, `system call refused in server ${this.where(t)}'s view`);
     return true;
@@ -269,7 +271,7 @@ export abstract class CallPaths implements KernelExtension {
    *  sb_abort in its own view with `status` in RDI (sb_abort ignores every other register). */
   protected unwind(core: Core, t: Thread, status: number, why: string): void {
     const P = this.paths;
-    core.exec(P.unwind.at, P.unwind.bytes, P.unwind.instructions);
+    core.run(P.unwind);
     this.release(core, t);
     core.store64(this.viewWord(t), 0);
     this.savedView.set(t, 0);

@@ -59,6 +59,11 @@ test('a non-integer way count is rejected, naming the field', () => {
 test('an unknown field is rejected, naming it', () => {
   rejects('caches:\n  l1d:\n    color: blue\n', /caches\.l1d\.color: unknown field/);
   rejects('bogus: 1\n', /: bogus: unknown field/);
+  // The fitted CPI of earlier versions is gone: a profile that sets it is told why.
+  rejects(
+    'cpi: 0.6\n',
+    /cpi: no longer a parameter: kernel code is charged by its instruction mix/,
+  );
   rejects('caches:\n  l1d: 3\n', /: caches\.l1d: /);
 });
 
@@ -95,7 +100,7 @@ test('a partial profile overrides only what it names (YAML and JSON)', () => {
   // The default itself is not modified by merging.
   assert.equal(SKYLAKE.caches.l2.latency, 12);
   assert.equal(
-    (mergeProfile(SKYLAKE, { cpi: 1 }) as typeof SKYLAKE).caches,
+    (mergeProfile(SKYLAKE, { frequencyGHz: 3 }) as typeof SKYLAKE).caches,
     SKYLAKE.caches,
     'untouched subtrees are shared, not copied',
   );

@@ -20,6 +20,9 @@ import type { PhysicalMemory } from '../../src/hw/phys-mem.ts';
 import { Access, FaultKind } from '../../src/hw/translation-state.ts';
 import { Trap } from '../../src/hw/traps.ts';
 import { vmfunc } from '../../src/hw/vmx.ts';
+import { Mix } from '../../src/hw/mix.ts';
+
+const ALU_ONLY = new Mix('test: ALU only', { alu: 1 }, 'a test mix');
 
 // ---- The reference walker ------------------------------------------------------------
 
@@ -375,7 +378,7 @@ function run(ops: OpD[]): { data: number[][][]; cycles: number; traps: string[] 
           c.store64(PAGES[o.page]! + o.off * 8, o.off);
           break;
         case 'exec':
-          c.exec(KERNEL_CODE + 0x100, Math.min(4 * o.n, 0x600), o.n);
+          c.exec(KERNEL_CODE + 0x100, Math.min(4 * o.n, 0x600), o.n, ALU_ONLY);
           break;
         case 'vmfunc':
           c.regs.set(R.RCX, o.index);

@@ -22,6 +22,7 @@ import type { Process } from '../../src/kernel/process.ts';
 import { Cap, RIGHT, msgInfo } from '../../src/kernel/sel4/objects.ts';
 import { ThreadState } from '../../src/kernel/thread.ts';
 import { boot, peek, proc, walk } from './fixture.ts';
+import { USER_LIB } from '../../src/kernel/kernel-mixes.ts';
 
 const SECRET = [0x5ec7e7, 0x1234_5678, 0xcafe_f00d, 0x0bad_beef];
 /** Page-fault error code bits (SDM Vol. 3A §4.7). */
@@ -192,7 +193,10 @@ for (const kpti of [false, true]) {
   });
 
   test(`executing from the process's data page faults (NX)${tag}`, () => {
-    const r = scenario((u) => u.run({ at: USER_DATA + 0x40, bytes: 16, instructions: 4 }), kpti);
+    const r = scenario(
+      (u) => u.run({ at: USER_DATA + 0x40, bytes: 16, instructions: 4, mix: USER_LIB }),
+      kpti,
+    );
     assertPageFault(r, USER_DATA + 0x40, PF.P | PF.U | PF.ID);
     assertOthersUnharmed(r);
   });
@@ -233,7 +237,7 @@ test('a VMFUNC to an EPTP-list entry that is not bound: the Rootkernel reports i
   const x = proc(k, 'X');
   // SkyBridge's trampoline is the one place VMFUNC may live: a page the kernel maps into
   // the process, outside the loaded image. Here it holds a bare VMFUNC.
-  const tramp = new CodeLayout(USER_SHARED, 4096);
+  const tramp = new CodeLayout(USER_SHARED, 4096, USER_LIB);
   const vmfuncAt = tramp.insn('vmfunc');
   const trampGpa = k.frames.frame();
   m.mem.writeBytes(trampGpa, tramp.bytes);
@@ -317,7 +321,7 @@ for (const fastpath of [true, false]) {
     const s = proc(k, 'S');
     const a = proc(k, 'A');
     const x = proc(k, 'X');
-    const tramp = new CodeLayout(USER_SHARED, 4096);
+    const tramp = new CodeLayout(USER_SHARED, 4096, USER_LIB);
     const vmfuncAt = tramp.insn('vmfunc');
     const trampGpa = k.frames.frame();
     m.mem.writeBytes(trampGpa, tramp.bytes);
@@ -382,7 +386,7 @@ test('killing a process stops its thread running on another core; that core goes
   const { k, m } = boot({ cores: 2, tickCycles: 5_000 });
   const x = proc(k, 'X', (t) => ({ body: t.block(100, 300) }));
   const o = proc(k, 'O', (t) => ({ body: t.block(100, 300) }));
-  const tramp = new CodeLayout(USER_SHARED, 4096);
+  const tramp = new CodeLayout(USER_SHARED, 4096, USER_LIB);
   const vmfuncAt = tramp.insn('vmfunc');
   const trampGpa = k.frames.frame();
   m.mem.writeBytes(trampGpa, tramp.bytes);

@@ -8,6 +8,7 @@ import { UBUF } from '../../src/kernel/zircon/libzircon.ts';
 import { SIGNAL, ZX } from '../../src/kernel/zircon/objects.ts';
 import { ThreadState } from '../../src/kernel/thread.ts';
 import { bootZx, zxProc } from './zircon-fixture.ts';
+import { USER_LIB } from '../../src/kernel/kernel-mixes.ts';
 
 test('messages queue FIFO; a blocked reader is woken by the write through the run queue: a higher-priority reader runs at once, a lower one after the writer is done', () => {
   for (const readerPriority of [120, 80]) {
@@ -173,7 +174,7 @@ test('a server killed while its caller waits: the process exit closes its handle
   const c2 = zxProc(b.k, 'c');
   const s2 = zxProc(b.k, 's');
   const ch2 = b.zircon.createChannel(c2.p, s2.p);
-  const tramp = new CodeLayout(USER_SHARED, 4096);
+  const tramp = new CodeLayout(USER_SHARED, 4096, USER_LIB);
   const vmfuncAt = tramp.insn('vmfunc');
   const trampGpa = b.k.frames.frame();
   b.m.mem.writeBytes(trampGpa, tramp.bytes);

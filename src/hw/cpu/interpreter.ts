@@ -17,7 +17,7 @@ import { execInt } from './exec-int.ts';
 import { execSse } from './exec-sse.ts';
 import { execString } from './exec-string.ts';
 import { ARITH, Flags } from './flags.ts';
-import { CLASS_NAMES, Cls, type Insn, K, Op } from './insn.ts';
+import { Cls, type Insn, K, Op } from './insn.ts';
 
 const TWO32 = 4294967296;
 
@@ -86,7 +86,7 @@ export class Interpreter {
     readonly cache: DecodeCache,
   ) {
     const p = core.profile;
-    this.costs = Float64Array.from(CLASS_NAMES, (n) => p.insn[n]);
+    this.costs = core.classCost;
     this.tlbL1 = p.tlb.l1Latency;
     this.l1i = p.caches.l1i.latency;
   }

@@ -4,8 +4,9 @@
 // capabilities put into a task's table with rights.
 
 import type { Core } from '../../hw/core.ts';
-import type { CodeLayout } from '../code-layout.ts';
+import type { Block, CodeLayout } from '../code-layout.ts';
 import { physmap } from '../layout.ts';
+import { FIASCO_ENTRY } from '../kernel-mixes.ts';
 import type { EntryExitCounts, Personality } from '../personality.ts';
 import type { Process } from '../process.ts';
 import type { Subkernel } from '../subkernel.ts';
@@ -57,6 +58,7 @@ export class Fiasco implements Personality {
     exitBytes: 10,
     source:
       'kernkonzept/fiasco src/kern/ia32/64/entry.S syscall_entry_text; entry-native.S entry_sys_fast_ipc_c; low_level.h SAVE_STATE_SYSEXIT, RESTORE_STATE_SYSEXIT, SAFE_SYSRET',
+    mix: FIASCO_ENTRY,
   };
   paths!: FiascoPaths;
   k!: Subkernel;
@@ -182,10 +184,10 @@ export class Fiasco implements Personality {
    *  the test of the callee's reply cap), the epilogues. */
   returnTail(core: Core, t: Thread): void {
     const P = this.paths;
-    core.exec(P.receiverTail.at, P.receiverTail.bytes, P.receiverTail.instructions);
+    core.run(P.receiverTail);
     core.load64(t.tcb + TH.state);
     if (t.ext.fiascoCall === true) {
-      core.exec(P.callTail.at, P.callTail.bytes, P.callTail.instructions);
+      core.run(P.callTail);
       core.load64(t.tcb + TH.partnerReplyCap);
     }
   }
@@ -194,8 +196,7 @@ export class Fiasco implements Personality {
 
   syscall(_k: Subkernel, core: Core, t: Thread): Thread | null {
     const P = this.paths;
-    const run = (b: { at: number; bytes: number; instructions: number }): void =>
-      core.exec(b.at, b.bytes, b.instructions);
+    const run = (b: Block): void => core.run(b);
     t.ext.fiascoCall = false;
     // entry-native.S RESET_THREAD_CANCEL_AT: andl on the thread's state.
     const st = core.load64(t.tcb + TH.state);

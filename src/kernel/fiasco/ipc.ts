@@ -17,7 +17,7 @@ import type { Fiasco } from './fiasco.ts';
 import { locked } from '../priced.ts';
 import { firstSender, inSenderList, senderDequeue, senderEnqueue } from './senders.ts';
 
-const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
+const run = (core: Core, b: Block): void => core.run(b);
 
 /** What an invocation asks of do_ipc (Thread::check_sys_ipc's results plus the tag). */
 export interface IpcRequest {

@@ -25,6 +25,7 @@
 // benchmark uses it), IPC timeouts, and JDB's trace hooks (the published build may carry them).
 
 import type { Block, CodeLayout } from '../code-layout.ts';
+import { fiascoMix } from '../kernel-mixes.ts';
 
 export interface FiascoPaths {
   // ---- sys_ipc_wrapper (syscalls.cpp) ---------------------------------------------------
@@ -114,39 +115,39 @@ export function layoutFiasco(t: CodeLayout): FiascoPaths {
   t.align(64);
   // Each count: the step's real count minus the model's explicit accesses in it (ipc.ts).
   const p = {
-    wrapper: t.block(7, 24), // 9 − 2 loads
-    lookupLocal: t.block(20, 64), // 27 − 7 (4 lookup, 2 vtable, the tag)
-    derefReply: t.block(10, 36), // 17 − 7
-    commitError: t.block(4, 14),
-    gateInvoke: t.block(45, 150), // 48 − 3
-    threadInvoke: t.block(43, 144), // 45 − 2
-    kobjectInvoke: t.block(14, 48),
-    doIpc: t.block(39, 132), // 48 − 9
-    openWait: t.block(3, 12),
-    resetCaller: t.block(3, 10),
-    checkSender: t.block(26, 88), // 32 − 6
-    senderOkOpen: t.block(1, 4),
-    transfer: t.block(40, 136), // 48 − 8
-    copyWord: t.block(1, 4),
-    setReplyCap: t.block(10, 36), // 14 − 4
-    afterSend: t.block(11, 38), // 13 − 2
-    receivePrep: t.block(29, 100), // 36 − 7
-    directCheck: t.block(9, 30),
-    switchExec: t.block(45, 150), // 52 − 7
-    switchCpu: t.block(48, 170), // 61 − 11 − the 2 WRMSRs
+    wrapper: t.block(7, 24, fiascoMix('wrapper')), // 9 − 2 loads
+    lookupLocal: t.block(20, 64, fiascoMix('lookupLocal')), // 27 − 7 (4 lookup, 2 vtable, the tag)
+    derefReply: t.block(10, 36, fiascoMix('derefReply')), // 17 − 7
+    commitError: t.block(4, 14, fiascoMix('commitError')),
+    gateInvoke: t.block(45, 150, fiascoMix('gateInvoke')), // 48 − 3
+    threadInvoke: t.block(43, 144, fiascoMix('threadInvoke')), // 45 − 2
+    kobjectInvoke: t.block(14, 48, fiascoMix('kobjectInvoke')),
+    doIpc: t.block(39, 132, fiascoMix('doIpc')), // 48 − 9
+    openWait: t.block(3, 12, fiascoMix('openWait')),
+    resetCaller: t.block(3, 10, fiascoMix('resetCaller')),
+    checkSender: t.block(26, 88, fiascoMix('checkSender')), // 32 − 6
+    senderOkOpen: t.block(1, 4, fiascoMix('senderOkOpen')),
+    transfer: t.block(40, 136, fiascoMix('transfer')), // 48 − 8
+    copyWord: t.block(1, 4, fiascoMix('copyWord')),
+    setReplyCap: t.block(10, 36, fiascoMix('setReplyCap')), // 14 − 4
+    afterSend: t.block(11, 38, fiascoMix('afterSend')), // 13 − 2
+    receivePrep: t.block(29, 100, fiascoMix('receivePrep')), // 36 − 7
+    directCheck: t.block(9, 30, fiascoMix('directCheck')),
+    switchExec: t.block(45, 150, fiascoMix('switchExec')), // 52 − 7
+    switchCpu: t.block(48, 170, fiascoMix('switchCpu')), // 61 − 11 − the 2 WRMSRs
     wrmsrFs: t.insn('wrmsr'),
     wrmsrGs: t.insn('wrmsr'),
-    switchin: t.block(36, 124), // 39 − 2 − the common core's current-thread store
-    switchinSpace: t.block(12, 44), // 19 − MOV CR3 − the common switchSpace block (6)
-    switchTail: t.block(40, 136),
-    receiverTail: t.block(36, 120), // 37 − 1
-    callTail: t.block(6, 22), // 7 − 1
-    senderEnqueue: t.block(24, 80),
-    prioWalk: t.block(3, 10),
-    ipcSendMsg: t.block(30, 100),
-    receiveWait: t.block(6, 20),
-    schedule: t.block(22, 74),
-    deblock: t.block(20, 66),
+    switchin: t.block(36, 124, fiascoMix('switchin')), // 39 − 2 − the common core's current-thread store
+    switchinSpace: t.block(12, 44, fiascoMix('switchinSpace')), // 19 − MOV CR3 − the common switchSpace block (6)
+    switchTail: t.block(40, 136, fiascoMix('switchTail')),
+    receiverTail: t.block(36, 120, fiascoMix('receiverTail')), // 37 − 1
+    callTail: t.block(6, 22, fiascoMix('callTail')), // 7 − 1
+    senderEnqueue: t.block(24, 80, fiascoMix('senderEnqueue')),
+    prioWalk: t.block(3, 10, fiascoMix('prioWalk')),
+    ipcSendMsg: t.block(30, 100, fiascoMix('ipcSendMsg')),
+    receiveWait: t.block(6, 20, fiascoMix('receiveWait')),
+    schedule: t.block(22, 74, fiascoMix('schedule')),
+    deblock: t.block(20, 66, fiascoMix('deblock')),
   };
   return p;
 }

@@ -17,7 +17,7 @@ export function senderEnqueue(core: Core, r: Thread, s: Thread, walk: Block): vo
   let prev = 0;
   let cur = core.load64(head);
   while (cur !== 0) {
-    core.exec(walk.at, walk.bytes, walk.instructions);
+    core.run(walk);
     if (core.load64(cur + TH.prio) < prio) break;
     prev = cur;
     cur = core.load64(cur + TH.senderNext);

@@ -15,6 +15,7 @@ import { R } from '../../hw/core.ts';
 import type { Core } from '../../hw/core.ts';
 import { invlpg } from '../../hw/isa.ts';
 import type { CodeLayout, Block } from '../code-layout.ts';
+import { COMMON_KERNEL } from '../kernel-mixes.ts';
 import type { Process, SyscallInterface } from '../process.ts';
 import type { KernelExtension, Subkernel } from '../subkernel.ts';
 import type { Thread } from '../thread.ts';
@@ -108,6 +109,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
   // ---- KernelExtension: the handlers' text, laid out at boot ---------------------------
 
   layoutKernel(t: CodeLayout): void {
+    t.use(COMMON_KERNEL);
     t.align(64);
     // Estimates after Linux 6.x: do_syscall_64's table dispatch ~20; ksys_write → tty write
     // ~60; brk ~80 (+ ~30 per page mapped, handle_mm_fault-free since pages are populated);
@@ -131,7 +133,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
 
   syscall(k: Subkernel, core: Core, t: Thread): Thread | null {
     const P = this.paths!;
-    core.exec(P.dispatch.at, P.dispatch.bytes, P.dispatch.instructions);
+    core.run(P.dispatch);
     const g = core.regs;
     const nr = g.get(R.RAX);
     const a = [g.get(R.RDI), g.get(R.RSI), g.get(R.RDX), g.get(10), g.get(8), g.get(9)];
@@ -157,7 +159,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
         break;
       case NR.exit:
       case NR.exit_group:
-        core.exec(P.exit.at, P.exit.bytes, P.exit.instructions);
+        core.run(P.exit);
         // exit ends the calling thread; the process ends with its last thread (Linux).
         if (nr === NR.exit && t.process.threads.some((u) => u !== t && u.alive)) {
           k.exitThread(core, t, `exit(${g.lo[R.RDI]! & 0xff})`);
@@ -185,7 +187,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
 
   private write(k: Subkernel, core: Core, t: Thread, fd: number, buf: number, n: number): number {
     const P = this.paths!;
-    core.exec(P.write.at, P.write.bytes, P.write.instructions);
+    core.run(P.write);
     if (fd !== 1 && fd !== 2) return -E.BADF;
     if (n === 0) return 0;
     const bytes = n > 2 ** 31 ? null : copyIn(k, core, t, buf, n);
@@ -197,11 +199,11 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
   /** brk: the new end on success, the current one on failure (Linux's convention). */
   private brk(k: Subkernel, core: Core, t: Thread, want: number): number {
     const P = this.paths!;
-    core.exec(P.brk.at, P.brk.bytes, P.brk.instructions);
+    core.run(P.brk);
     if (want < this.brkStart || want > USER_IPC_BUFFERS) return this.brkEnd;
     const space = t.process.space;
     while (this.brkMapped < want) {
-      core.exec(P.perPage.at, P.perPage.bytes, P.perPage.instructions);
+      core.run(P.perPage);
       space.map(this.brkMapped, k.frames.frame(), 4096, { writable: true, noExec: true });
       this.brkMapped += 4096;
     }
@@ -221,7 +223,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
     fd: number,
   ): number {
     const P = this.paths!;
-    core.exec(P.mmap.at, P.mmap.bytes, P.mmap.instructions);
+    core.run(P.mmap);
     if (len === 0 || len > 2 ** 40) return -E.INVAL;
     if ((flags & MAP_ANONYMOUS) === 0 || fd !== -1) return -E.NOSYS; // files: none here
     if ((flags & MAP_PRIVATE) === 0 || (flags & MAP_FIXED) !== 0) return -E.INVAL;
@@ -233,7 +235,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
     this.mmapNext -= bytes;
     const at = this.mmapNext;
     for (let off = 0; off < bytes; off += 4096) {
-      core.exec(P.perPage.at, P.perPage.bytes, P.perPage.instructions);
+      core.run(P.perPage);
       t.process.space.map(at + off, k.frames.frame(), 4096, {
         writable: (prot & PROT_WRITE) !== 0,
         noExec: (prot & PROT_EXEC) === 0,
@@ -244,11 +246,11 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
 
   private munmap(core: Core, t: Thread, at: number, len: number): number {
     const P = this.paths!;
-    core.exec(P.mmap.at, P.mmap.bytes, P.mmap.instructions);
+    core.run(P.mmap);
     if (at % 4096 !== 0 || len === 0 || at + len > 0x8000_0000_0000) return -E.INVAL;
     for (let off = 0; off < len; off += 4096) {
       if (!t.process.space.unmap(at + off)) continue;
-      core.exec(P.perPage.at, P.perPage.bytes, P.perPage.instructions);
+      core.run(P.perPage);
       // The process is single-threaded here: this core's TLB is the only one to flush.
       invlpg(core, P.invlpg, at + off);
     }
@@ -257,7 +259,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
 
   private clockGettime(k: Subkernel, core: Core, t: Thread, clock: number, tp: number): number {
     const P = this.paths!;
-    core.exec(P.clock.at, P.clock.bytes, P.clock.instructions);
+    core.run(P.clock);
     // CLOCK_REALTIME 0, MONOTONIC 1, PROCESS/THREAD_CPUTIME 2/3, MONOTONIC_RAW 4, *_COARSE
     // 5/6, BOOTTIME 7: all read the simulated clock (the machine has no wall time).
     if (clock > 7) return -E.INVAL;
@@ -271,7 +273,7 @@ export class LinuxAbi implements SyscallInterface, KernelExtension {
 
   private getrandom(k: Subkernel, core: Core, t: Thread, buf: number, n: number): number {
     const P = this.paths!;
-    core.exec(P.random.at, P.random.bytes, P.random.instructions);
+    core.run(P.random);
     if (n > 2 ** 25) n = 2 ** 25; // Linux returns at most 32 MiB per call
     const out = new Uint8Array(n);
     for (let off = 0; off < n; off += 32) {

@@ -24,7 +24,7 @@ export function lookupCap(core: Core, root: CapWords, cptr: number, level: Block
   let cap = root;
   let bits = WORD_BITS;
   for (;;) {
-    core.exec(level.at, level.bytes, level.instructions);
+    core.run(level);
     if (capType(cap) !== CapType.CNode) return { ok: false };
     const radix = cnodeRadix(cap);
     const guardSize = cnodeGuardSize(cap);

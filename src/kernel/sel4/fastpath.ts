@@ -67,7 +67,7 @@ function prologue(
   right: number,
 ): { info: number; len: number; cap: CapWords } | null {
   const P = s.paths;
-  const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
+  const run: Run = (b) => core.run(b);
   run(P.fpDecode);
   const info = core.regs.get(R.RSI);
   const cptr = core.regs.get(R.RDI);
@@ -85,7 +85,7 @@ function prologue(
 /** fastpath_call: returns the receiver to switch to, or null for the slowpath. */
 export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
   const P = s.paths;
-  const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
+  const run: Run = (b) => core.run(b);
   const pro = prologue(s, core, t, P.fpChecks, RIGHT.Send);
   if (pro === null) return null;
   const { info, len, cap } = pro;
@@ -139,7 +139,7 @@ export function fastpathCall(s: Sel4, core: Core, t: Thread): Thread | null {
 export function fastpathReplyRecv(s: Sel4, core: Core, t: Thread): Thread | null {
   const P = s.paths;
   const k = s.k;
-  const run: Run = (b) => core.exec(b.at, b.bytes, b.instructions);
+  const run: Run = (b) => core.run(b);
   const pro = prologue(s, core, t, P.rrChecks, RIGHT.Receive);
   if (pro === null) return null;
   const { info, len, cap } = pro;

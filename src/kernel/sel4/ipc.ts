@@ -40,7 +40,7 @@ import {
 } from './objects.ts';
 import type { Sel4 } from './sel4.ts';
 
-const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
+const run = (core: Core, b: Block): void => core.run(b);
 
 /** Writes an error into the caller's returned message info (label) and returns to it. */
 function fail(core: Core, t: Thread, error: number): Thread {

@@ -4,6 +4,7 @@
 // (those are charged as the loads and stores they are, one instruction each).
 
 import type { Block, CodeLayout } from '../code-layout.ts';
+import { SEL4_MIX as M } from '../kernel-mixes.ts';
 
 export interface Sel4Paths {
   /** c_handle_syscall: FaultIP bookkeeping and dispatch (~12 instructions). */
@@ -47,40 +48,44 @@ export interface Sel4Paths {
 
 export function layoutSel4(t: CodeLayout): Sel4Paths {
   t.align(64);
+  // Each block at the mix of the compiled function it stands for (kernel-mixes.ts): the
+  // fastpath_call steps at fastpath_call's straight line, fastpath_reply_recv's at its own.
+  const call = (n: number, bytes: number): Block => t.block(n, bytes, M.call);
+  const rr = (n: number, bytes: number): Block => t.block(n, bytes, M.replyRecv);
   const p: Sel4Paths = {
-    cHandleSyscall: t.block(12, 40),
-    fpDecode: t.block(8, 28),
-    fpChecks: t.block(6, 20),
-    lookupLevel: t.block(10, 36),
-    fpEpCheck: t.block(5, 16),
-    fpEpState: t.block(3, 10),
-    fpVtable: t.block(6, 20),
-    fpPrio: t.block(4, 12),
-    fpGrant: t.block(3, 10),
-    fpDequeue: t.block(6, 20),
-    fpBlockCaller: t.block(3, 10),
-    fpReplyLink: t.block(8, 28),
-    fpCopyMrs: t.block(2, 8),
-    fpSetRunning: t.block(2, 6),
-    fpSwitch: t.block(8, 28),
-    rrChecks: t.block(14, 48),
-    rrNtfn: t.block(3, 10),
-    rrCallerSlot: t.block(5, 16),
-    rrPrio: t.block(6, 20),
-    rrBlockSelf: t.block(4, 14),
-    rrEnqueue: t.block(8, 28),
-    rrDeleteReply: t.block(8, 28),
-    slowEntry: t.block(40, 140),
-    lookupSlow: t.block(30, 100),
-    sendIpc: t.block(45, 150),
-    receiveIpc: t.block(45, 150),
-    epQueue: t.block(12, 40),
-    transfer: t.block(35, 120),
-    transferWord: t.block(2, 6),
-    capTransfer: t.block(50, 170),
-    setupCaller: t.block(25, 84),
-    doReply: t.block(30, 100),
-    possibleSwitch: t.block(20, 64),
+    cHandleSyscall: t.block(12, 40, M.cHandleSyscall),
+    fpDecode: call(8, 28),
+    fpChecks: call(6, 20),
+    lookupLevel: call(10, 36),
+    fpEpCheck: call(5, 16),
+    fpEpState: call(3, 10),
+    fpVtable: call(6, 20),
+    fpPrio: call(4, 12),
+    fpGrant: call(3, 10),
+    fpDequeue: call(6, 20),
+    fpBlockCaller: call(3, 10),
+    fpReplyLink: call(8, 28),
+    fpCopyMrs: call(2, 8),
+    fpSetRunning: call(2, 6),
+    fpSwitch: call(8, 28),
+    rrChecks: rr(14, 48),
+    rrNtfn: rr(3, 10),
+    rrCallerSlot: rr(5, 16),
+    rrPrio: rr(6, 20),
+    rrBlockSelf: rr(4, 14),
+    rrEnqueue: rr(8, 28),
+    rrDeleteReply: rr(8, 28),
+    slowEntry: t.block(40, 140, M.slowEntry),
+    lookupSlow: t.block(30, 100, M.lookupSlow),
+    sendIpc: t.block(45, 150, M.sendIpc),
+    receiveIpc: t.block(45, 150, M.receiveIpc),
+    epQueue: t.block(12, 40, M.epQueue),
+    transfer: t.block(35, 120, M.transfer),
+    transferWord: t.block(2, 6, M.transferWord),
+    capTransfer: t.block(50, 170, M.capTransfer),
+    setupCaller: t.block(25, 84, M.setupCaller),
+    doReply: t.block(30, 100, M.doReply),
+    possibleSwitch: t.block(20, 64, M.possibleSwitch),
   };
   return p;
 }

@@ -6,6 +6,7 @@ import type { Core } from '../../hw/core.ts';
 import { R } from '../../hw/core.ts';
 import type { CodeLayout } from '../code-layout.ts';
 import { physmap } from '../layout.ts';
+import { SEL4_ENTRY } from '../kernel-mixes.ts';
 import type { EntryExitCounts, Personality } from '../personality.ts';
 import type { Process } from '../process.ts';
 import type { Subkernel } from '../subkernel.ts';
@@ -66,6 +67,7 @@ export class Sel4 implements Personality {
     exitBytes: 18,
     source:
       'seL4 10.1.1 src/arch/x86/64/traps.S handle_fastsyscall; include/arch/x86/arch/64/mode/fastpath/fastpath.h fastpath_restore',
+    mix: SEL4_ENTRY,
   };
   paths!: Sel4Paths;
   k!: Subkernel;
@@ -143,7 +145,7 @@ export class Sel4 implements Personality {
 
   syscall(k: Subkernel, core: Core, t: Thread): Thread | null {
     const P = this.paths;
-    core.exec(P.cHandleSyscall.at, P.cHandleSyscall.bytes, P.cHandleSyscall.instructions);
+    core.run(P.cHandleSyscall);
     const nr = core.regs.get(R.RDX);
     switch (nr) {
       case Sys.Call:

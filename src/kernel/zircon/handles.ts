@@ -25,7 +25,7 @@ import {
 } from './objects.ts';
 import { locked } from '../priced.ts';
 
-const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
+const run = (core: Core, b: Block): void => core.run(b);
 
 export type Lookup =
   { ok: true; handle: number; dispatcher: number } | { ok: false; status: number };

@@ -28,7 +28,7 @@ import {
 import type { ZirconPaths } from './paths.ts';
 import { locked } from '../priced.ts';
 
-const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
+const run = (core: Core, b: Block): void => core.run(b);
 
 export class PagePool {
   /** Kernel address of the PmmNode and of the vm_page_t array. */

@@ -27,6 +27,7 @@
 // callBegin, callEnd, waitBegin, waitEnd, the entry and exit), so nothing is counted twice.
 
 import type { Block, CodeLayout } from '../code-layout.ts';
+import { ZIRCON_KERNEL } from '../kernel-mixes.ts';
 
 export interface ZirconPaths {
   /** x86_syscall after the register pushes: syscall-number bound check and table jump
@@ -136,6 +137,7 @@ export interface ZirconPaths {
 }
 
 export function layoutZircon(t: CodeLayout): ZirconPaths {
+  t.use(ZIRCON_KERNEL);
   t.align(64);
   const b = (n: number, bytes = n * 3.5): Block => t.block(n, Math.ceil(bytes));
   return {

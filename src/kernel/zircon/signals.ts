@@ -9,7 +9,7 @@ import { locked } from '../priced.ts';
 import { withThreadLock } from './switch.ts';
 import type { Zircon } from './zircon.ts';
 
-export const run = (core: Core, b: Block): void => core.exec(b.at, b.bytes, b.instructions);
+export const run = (core: Core, b: Block): void => core.run(b);
 
 /** Guard<Mutex> on the channel's PeerHolder lock (shared by both endpoints). Returns the
  *  holder, for the unlock. */

@@ -58,7 +58,7 @@ export function withThreadLock(d: SwitchData, core: Core, body: () => void): voi
  *  extended state, XRSTORS of the new one's, and the two SWAPGS around the user GS base. */
 export function contextSwitch(P: ZirconPaths, d: SwitchData, core: Core): void {
   const cpu = d.cpu(core);
-  core.exec(P.preemptTimer.at, P.preemptTimer.bytes, P.preemptTimer.instructions);
+  core.run(P.preemptTimer);
   const deadline = core.cycles + TIME_SLICE_MS * core.profile.frequencyGHz * 1e6;
   core.store64(cpu + PERCPU.preemptDeadline, deadline);
   // The TSC deadline MSR is written only when the new deadline is the earliest.

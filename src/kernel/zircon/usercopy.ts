@@ -19,7 +19,7 @@ export function copyFromUser(
   la: number,
   n: number,
 ): Uint8Array | null {
-  core.exec(P.userCopy.at, P.userCopy.bytes, P.userCopy.instructions);
+  core.run(P.userCopy);
   return copyIn(k, core, t, la, n);
 }
 
@@ -32,7 +32,7 @@ export function copyToUser(
   la: number,
   bytes: Uint8Array,
 ): boolean {
-  core.exec(P.userCopy.at, P.userCopy.bytes, P.userCopy.instructions);
+  core.run(P.userCopy);
   return copyOut(k, core, t, la, bytes);
 }
 

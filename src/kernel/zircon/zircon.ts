@@ -18,6 +18,7 @@ import { rdtsc, swapgs } from '../../hw/isa.ts';
 import type { Machine } from '../../hw/machine.ts';
 import type { CodeLayout } from '../code-layout.ts';
 import { physmap, PHYSMAP_BASE } from '../layout.ts';
+import { ZIRCON_ENTRY } from '../kernel-mixes.ts';
 import type { EntryExitCounts, Personality } from '../personality.ts';
 import type { Process } from '../process.ts';
 import {
@@ -78,6 +79,7 @@ export class Zircon implements Personality {
     exitInstructions: 5,
     exitBytes: 22,
     source: 'fuchsia zircon/kernel/arch/x86/syscall.S x86_syscall (entry, dispatch, return)',
+    mix: ZIRCON_ENTRY,
   };
   paths!: ZirconPaths;
   k!: Subkernel;
@@ -224,7 +226,7 @@ export class Zircon implements Personality {
   unblock(core: Core, t: Thread): void {
     const P = this.paths;
     rdtsc(core, P.schedUnblockTsc);
-    core.exec(P.schedUnblock.at, P.schedUnblock.bytes, P.schedUnblock.instructions);
+    core.run(P.schedUnblock);
     core.store64(t.tcb + TCB_STATE, TS.READY);
     this.k.makeReady(core, t);
     this.woken.push(t);
@@ -241,7 +243,7 @@ export class Zircon implements Personality {
       t.state = ThreadState.Blocked;
       t.ext.zxResume = resume;
       rdtsc(core, P.schedBlockTsc);
-      core.exec(P.schedBlock.at, P.schedBlock.bytes, P.schedBlock.instructions);
+      core.run(P.schedBlock);
       this.woken = [];
       next = this.k.chooseThread(core);
       if (next !== null && next !== t) contextSwitch(P, this.sw, core);
@@ -253,13 +255,13 @@ export class Zircon implements Personality {
    *  AutoReschedDisable deferred: a woken thread of higher priority on this core runs now. */
   private finish(core: Core, t: Thread, status: number): Thread | null {
     const P = this.paths;
-    core.exec(P.sysReturn.at, P.sysReturn.bytes, P.sysReturn.instructions);
+    core.run(P.sysReturn);
     core.store64(t.tcb + TCB_RAX, status >>> 0);
     const preempt = this.woken.some((w) => w.core === core && w.priority > t.priority);
     this.woken = [];
     if (!preempt) return t;
     rdtsc(core, P.schedBlockTsc);
-    core.exec(P.schedBlock.at, P.schedBlock.bytes, P.schedBlock.instructions);
+    core.run(P.schedBlock);
     this.k.makeReady(core, t);
     const next = this.k.chooseThread(core);
     if (next !== null && next !== t) contextSwitch(P, this.sw, core);
@@ -273,10 +275,10 @@ export class Zircon implements Personality {
     if (what === undefined) return;
     delete t.ext.zxResume;
     const P = this.paths;
-    core.exec(P.waitResume.at, P.waitResume.bytes, P.waitResume.instructions);
+    core.run(P.waitResume);
     core.store64(t.tcb + TCB_STATE, TS.RUNNING);
     const status = what === 'call' ? callResume(this, core, t) : waitResume(this, core, t);
-    core.exec(P.sysReturn.at, P.sysReturn.bytes, P.sysReturn.instructions);
+    core.run(P.sysReturn);
     core.store64(t.tcb + TCB_RAX, status >>> 0);
     this.woken = [];
   }
@@ -286,7 +288,7 @@ export class Zircon implements Personality {
   syscall(_k: Subkernel, core: Core, t: Thread): Thread | null {
     const P = this.paths;
     swapgs(core, P.entrySwapgs);
-    core.exec(P.sysGlue.at, P.sysGlue.bytes, P.sysGlue.instructions);
+    core.run(P.sysGlue);
     const r = core.regs;
     const a = [R.RDI, R.RSI, R.RDX, R10, R8, R9, R12, R13].map((i) => r.get(i));
     // The deadline (third argument of channel_call and object_wait_one): only INT64_MAX is
@@ -333,11 +335,7 @@ export class Zircon implements Personality {
     const table = this.tables.get(p);
     if (table === undefined) return;
     for (let h = core.load64(table + HT.head); h !== 0; h = core.load64(table + HT.head)) {
-      core.exec(
-        this.paths.handleClose.at,
-        this.paths.handleClose.bytes,
-        this.paths.handleClose.instructions,
-      );
+      core.run(this.paths.handleClose);
       closeHandle(this, core, table, h, core.load64(h + H.dispatcher));
     }
     this.woken = [];
