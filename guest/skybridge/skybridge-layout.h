@@ -8,7 +8,7 @@
 /* The tag page, read-only: which EPT view the code runs in. Words: the view's index in the
    thread's EPTP list (0: the process's own), the server it shows (0: none), the caller
    number of that view at the server, the calling process's id. */
-#define SB_TAG 0x7ff000010000
+#define SB_TAG 0x7ff00001a000
 #define SB_TAG_INDEX 0
 #define SB_TAG_SERVER 8
 #define SB_TAG_CALLER 16
@@ -24,7 +24,7 @@
 #define SB_REC_BYTES 32
 /* A server's own pages: its state (read-write), failed key checks per caller (read-write),
    calling keys per client slot (read-only), the shared buffer of each slot (read-only). */
-#define SB_SERVER 0x7ff000200000
+#define SB_SERVER 0x7ff000205000
 #define SB_ST_BUSY 0
 #define SB_ST_STACKS 8
 #define SB_ST_ID 16

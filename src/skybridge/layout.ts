@@ -5,8 +5,14 @@
 /** The trampoline: the same code at the same address in every client and server. */
 export const TRAMPOLINE_VA = 0x7ff0_0000_0000;
 export const TRAMPOLINE_BYTES = 4096;
+// The pages a call touches sit at different page numbers modulo 16, so that they fall in
+// different sets of the L1 DTLB (64 entries, 4 ways: 16 sets indexed by the low bits of the
+// page number): on 64 KiB boundaries they all shared set 0 and evicted one another. Binding
+// records (page 0 of their region: set 0), the tag (set 10), a server's state, fails, keys
+// and slots (sets 5-9), the first stack's top page (set 3), thread blocks (set = thread id
+// mod 16).
 /** The tag page (read-only): which EPT view the code runs in. */
-export const TAG_VA = 0x7ff0_0001_0000;
+export const TAG_VA = 0x7ff0_0001_a000;
 export const Tag = { index: 0, server: 8, caller: 16, pid: 24 } as const;
 /** A client's binding records (read-only), one per server id. */
 export const BINDINGS_VA = 0x7ff0_0010_0000;
@@ -14,7 +20,7 @@ export const BINDING_BYTES = 64;
 export const MAX_SERVERS = 1024;
 export const Rec = { index: 0, slot: 8, key: 16, buffer: 24, bytes: 32 } as const;
 /** A server's pages: state and failed checks (read-write), keys and slots (read-only). */
-export const SERVER_VA = 0x7ff0_0020_0000;
+export const SERVER_VA = 0x7ff0_0020_5000;
 export const St = { busy: 0, stacks: 8, id: 16, handler: 24, lock: 32 } as const;
 export const FAILS_OFFSET = 0x1000;
 export const KEYS_OFFSET = 0x2000;
