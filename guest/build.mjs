@@ -236,6 +236,15 @@ export const GUESTS = [
     trampoline: true,
   })),
   {
+    name: 'indirect',
+    dir: 'indirect',
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge'],
+    description:
+      'experiment indirect: a client touching a working set between empty IPCs (each kernel’s own, or SkyBridge) and the server that replies at once',
+    hostComparable: false,
+    kernelProgram: true,
+  },
+  {
     name: 'mc-echo',
     dir: 'storage',
     includes: ['sel4', 'fiasco', 'zircon', 'skybridge'],

@@ -1,7 +1,9 @@
-/* Many cores: an echo server and its clients, one program (experiment multicore). The harness
-   (src/experiments/multicore-stack.ts) loads it once per process: one server process (served
-   by echo_handler under SkyBridge, or by threads at echo_main, one per core or a single one,
-   natively) and one client process per core, each with one thread at client_main. Each
+/* Many cores: an echo server and its clients, one program (experiment multicore), on seL4,
+   Fiasco.OC or Zircon. The harness (src/experiments/multicore-stack.ts) loads it once per
+   process: one server process (served by echo_handler under SkyBridge, or by threads at
+   echo_main, one per core or a single one, natively: thread i serves serve[i], through the
+   UTCB / IPC buffer it was started with) and one client process per core, each with one
+   thread at client_main. Each
    client makes `warm` calls, says it is `ready`, waits until its core's clock reaches
    `start_at` (which the harness sets, the same for all, once every client is ready), then
    makes `calls` measured ones, each timed with its core's RDTSC. */

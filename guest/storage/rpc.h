@@ -27,7 +27,10 @@ typedef struct {
   uint64_t value;
 } rpc_result;
 
-/* Per thread, set by its main: the UTCB / IPC buffer the kernel gave it. */
+/* The UTCB / IPC buffer of the process's calling thread, set by its main: rpc_call uses it
+   (on Fiasco.OC the message registers are in it). One per process: a process whose threads
+   call out concurrently on Fiasco.OC needs one per thread. A serving loop uses its own
+   thread's, which it is given (rpc_serve), so a process may have many serving threads. */
 extern void *rpc_ipc_buffer;
 
 static inline uint8_t *rpc_buffer(struct rpc_chan *c) {
@@ -95,17 +98,20 @@ static inline uint64_t rpc_sb_handler(rpc_handler h, uint64_t op, uint64_t a, ui
   return st < 0 ? (uint64_t)st : v;
 }
 
-static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_handler h);
+static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_handler h,
+                                                       void *ipc);
 
 static inline __attribute__((noreturn)) void rpc_server_main(struct rpc_chan *c, rpc_handler h,
                                                              void *ipc) {
   rpc_ipc_buffer = ipc;
-  rpc_serve(c, h);
+  rpc_serve(c, h, ipc);
 }
 
-/* Serves requests on `c` forever with the kernel's own IPC (SkyBridge servers have no loop:
-   their handler is called on the client's thread). */
-static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_handler h) {
+/* Serves requests on `c` forever with the kernel's own IPC, on the thread whose UTCB / IPC
+   buffer is `ipc` (SkyBridge servers have no loop: their handler is called on the client's
+   thread). */
+static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_handler h,
+                                                       void *ipc) {
   uint8_t *buf = c->buffer;
   if (c->kind == RPC_SEL4) {
     seL4_Word mr[4] = {0}, badge;
@@ -118,13 +124,14 @@ static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_h
     }
   } else if (c->kind == RPC_FIASCO) {
     l4_umword_t label;
-    l4_umword_t *mr = l4_utcb_mr_u(rpc_ipc_buffer)->mr;
-    l4_ipc_wait(rpc_ipc_buffer, &label, L4_IPC_NEVER);
+    l4_utcb_t *utcb = ipc;
+    l4_umword_t *mr = l4_utcb_mr_u(utcb)->mr;
+    l4_ipc_wait(utcb, &label, L4_IPC_NEVER);
     for (;;) {
       uint64_t v = 0;
       int64_t st = h(mr[0], mr[1], mr[2], buf, c->bytes, &v);
       mr[0] = v, mr[1] = (l4_umword_t)st;
-      l4_ipc_reply_and_wait(rpc_ipc_buffer, l4_msgtag(0, 2, 0, 0), &label, L4_IPC_NEVER);
+      l4_ipc_reply_and_wait(utcb, l4_msgtag(0, 2, 0, 0), &label, L4_IPC_NEVER);
     }
   } else {
     zx_handle_t ch = (zx_handle_t)c->target;

@@ -34,6 +34,14 @@ const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Registe
     names: ['report'],
     load: async () => (await import('./commands/report.ts')).registerReportCommand,
   },
+  {
+    names: ['sweep'],
+    load: async () => (await import('./commands/sweep.ts')).registerSweepCommand,
+  },
+  {
+    names: ['worker'],
+    load: async () => (await import('./commands/worker.ts')).registerWorkerCommand,
+  },
 ];
 
 /** The program with the commands `argv` needs (all of them when `argv` names none we know). */

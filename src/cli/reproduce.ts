@@ -6,7 +6,7 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { CounterLog } from '../experiments/case-counters.ts';
-import type { Experiment, ExperimentResult } from '../experiments/experiment.ts';
+import type { Experiment, ExperimentResult, RunContext } from '../experiments/experiment.ts';
 import { SKYLAKE, loadProfile, type CpuProfile } from '../hw/profile.ts';
 import { renderCaseCounters } from '../report/counters-table.ts';
 import { formatOfFile, resultsWriter, type Format, type ResultsWriter } from '../report/export.ts';
@@ -26,16 +26,20 @@ export interface ReproduceOptions {
   counters?: boolean;
   profile?: string;
   quick?: boolean;
+  /** Worker threads (a whole number ≥ 1, as text from the command line). */
+  threads?: string;
 }
 
-/** Runs `e`, with a progress bar and its ETA on stderr when `showProgress`. */
-function runOne(
+/** Runs `e` (its cases in worker threads when it offers that), with a progress bar and its
+ *  ETA on stderr when `showProgress`. */
+async function runOne(
   e: Experiment,
   profile: CpuProfile,
   showProgress: boolean,
   counters: boolean,
   quick = false,
-): ExperimentResult {
+  threads?: number,
+): Promise<ExperimentResult> {
   const bar = showProgress
     ? new cliProgress.SingleBar(
         {
@@ -50,9 +54,10 @@ function runOne(
   let started = false;
   const log = counters ? new CounterLog(e.id) : undefined;
   try {
-    const r = e.run({
+    const ctx: RunContext = {
       profile,
       ...(quick && { quick }),
+      ...(threads === undefined ? {} : { threads }),
       ...(log === undefined ? {} : { counters: log }),
       progress: (done, total) => {
         if (!bar) return;
@@ -62,7 +67,8 @@ function runOne(
         }
         bar.update(done);
       },
-    });
+    };
+    const r = e.runParallel ? await e.runParallel(ctx) : e.run(ctx);
     return log === undefined ? r : { ...r, counters: log.cases };
   } finally {
     if (started) bar?.stop();
@@ -126,6 +132,11 @@ function outFormat(opts: ReproduceOptions): Format | undefined {
 
 export async function reproduce(ids: string[], opts: ReproduceOptions): Promise<void> {
   const experiments = await loadExperiments(ids);
+  const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+  if (threads !== undefined && !(/^\d+$/.test(opts.threads!) && threads >= 1))
+    throw new ArgumentError(
+      `--threads must be a whole number of at least 1, got '${opts.threads}'`,
+    );
   const fileFormat = outFormat(opts);
   const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
   const prov = provenance(profile, opts.profile ?? 'default');
@@ -146,7 +157,14 @@ export async function reproduce(ids: string[], opts: ReproduceOptions): Promise<
     const showProgress = stdoutFormat === undefined && process.stderr.isTTY === true;
     for (const w of writers) w.begin(prov);
     for (const e of experiments) {
-      const r = runOne(e, profile, showProgress, opts.counters === true, opts.quick === true);
+      const r = await runOne(
+        e,
+        profile,
+        showProgress,
+        opts.counters === true,
+        opts.quick === true,
+        threads,
+      );
       for (const w of writers) w.experiment(r);
     }
     for (const w of writers) w.end();

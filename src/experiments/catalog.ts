@@ -42,6 +42,13 @@ export const CATALOG = [
       'SQLite (the amalgamation, gcc) on our VFS; client → xv6-style FS server → RAM-disk server; each kernel’s own IPC against SkyBridge; throughput, improvement, requests and cycles per operation',
   },
   {
+    id: 'rootkernel-price',
+    title:
+      'The Rootkernel’s own price: YCSB on bare hardware and under 1 GiB, 2 MiB and 4 KiB EPT pages',
+    description:
+      'SQLite with YCSB A over the FS and RAM-disk servers with each kernel’s own IPC (no SkyBridge), the kernel on bare hardware or on the Rootkernel; throughput, page walks and their guest and EPT references, TLB misses and VM exits per operation',
+  },
+  {
     id: 'temporal',
     title: 'Temporal isolation: whose time a SkyBridge call uses',
     description:
@@ -58,7 +65,19 @@ export const CATALOG = [
     id: 'multicore',
     title: 'Many cores: an echo server under 1–8 client cores, natively and with SkyBridge',
     description:
-      'seL4, one client thread per core; a single-threaded native server on its own core (cross-core IPC with IPIs), a native server thread per core (the fair baseline), and SkyBridge; throughput and latency (p50, p99) against cores',
+      'seL4, Fiasco.OC and Zircon, one client thread per core; a single-threaded native server on its own core (cross-core IPC with IPIs; not on Zircon), a native server thread per core (the fair baseline), and SkyBridge; throughput and latency (p50, p99) against cores',
+  },
+  {
+    id: 'eptp-scale',
+    title: 'EPTP lists past 511: a client bound to more servers than its list holds',
+    description:
+      'seL4 with dynamic EPTP lists (511 resident, LRU refill on a VMFUNC exit); cost per call, p99 and miss rate against the servers a client touches (1–1,023), uniform and Zipfian',
+  },
+  {
+    id: 'worst-cases',
+    title: 'SkyBridge’s worst cases',
+    description:
+      'the first call after a context switch with and without PCID; TLB thrash across many EPT views and many clients; chains of depth 1–8; every server stack busy',
   },
 ] as const satisfies readonly ExperimentInfo[];
 

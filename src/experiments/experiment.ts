@@ -27,11 +27,16 @@ export interface RunContext {
   quick?: boolean;
   /** When given, each case's counters across its measured repetitions go here. */
   counters?: CounterLog;
+  /** Worker threads for `runParallel` (default: one per core). */
+  threads?: number;
 }
 
 /** An experiment: its id, title and description (from catalog.ts) and how to run it. */
 export interface Experiment extends ExperimentInfo {
   run(ctx: RunContext): ExperimentResult;
+  /** The same result as `run`, its independent cases run in worker threads (parallel.ts);
+   *  offered by experiments whose cases take long. */
+  runParallel?(ctx: RunContext): Promise<ExperimentResult>;
 }
 
 /** Statistics of an IPC benchmark's measured round trips, per figure. */

@@ -1,22 +1,15 @@
 // Experiment "indirect": the indirect cost of IPC (Mi et al., EuroSys 2019: IPC pollutes the
-// caller's TLB and caches, beyond its own cycles). A client
-// touches a working set of W bytes between IPCs; the same loop runs once with an IPC to a
-// server after each pass (each kernel's own, or SkyBridge's) and once without. The extra cycles the client's own user-mode
-// code takes per pass when IPCs interleave are the IPC's indirect cost; the client's TLB and
-// cache misses say where they come from, and the eviction records say who evicted its lines
-// (kernel code, kernel data, the server) and its TLB entries.
+// caller's TLB and caches, beyond its own cycles). A client touches a working set of W bytes
+// between IPCs; the same loop runs once with an IPC to a server after each pass (each
+// kernel's own, or SkyBridge's) and once without. Client and server are machine code
+// (guest/indirect/indirect.c; the scene: indirect-scene.ts). The extra cycles the client's
+// own loop takes per pass when IPCs interleave are the IPC's indirect cost; the client's TLB
+// and cache misses say where they come from, and the eviction records say who evicted its
+// lines (kernel code, kernel data, the server) and its TLB entries.
 
 import { C, type CounterSnapshot } from '../hw/counters.ts';
-import { Mode } from '../hw/counters.ts';
-import { Machine } from '../hw/machine.ts';
 import { EvictionLog, LEVEL_NAMES } from '../hw/memory-hierarchy.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import type { Block } from '../kernel/code-layout.ts';
-import { USER_DATA } from '../kernel/layout.ts';
-import { echoPair } from './echo.ts';
-import { bootKernel, type KernelName } from './kernels.ts';
-import { callFromTs } from '../skybridge/ts-client.ts';
-import { newSkyBridge } from './skybridge-setup.ts';
 import { EVICTION_TAG_SPAN } from '../hw/tlb.ts';
 import {
   row as makeRow,
@@ -30,24 +23,27 @@ import {
   type Stats,
 } from './experiment.ts';
 import { experimentInfo } from './catalog.ts';
+import { RUNS, runPasses, WARMUP, type Mechanism } from './indirect-scene.ts';
 
-const WARMUP = 4;
-const RUNS = 16;
+export type { Mechanism } from './indirect-scene.ts';
 export const WORKING_SETS = [0, 4 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 1 << 20];
 
 export interface IndirectResult {
-  /** Client user-mode cycles per pass, with and without the IPC. */
+  /** Client loop cycles per pass, with and without the IPC. */
   userCyclesWith: number;
   userCyclesWithout: number;
-  /** Per pass, with minus without, of the client's user-mode counters. */
+  /** Client instructions per pass in its loop (without the IPC; the same with it). */
+  loopInstructions: number;
+  /** Per pass, with minus without, of the client's user-mode counters over its loop. */
   extra: Record<string, number>;
-  /** Cycles per IPC outside the client's user mode (kernel, server): the direct cost. */
+  /** Cycles per IPC outside the client's loop (the call's user side, kernel, server), less
+   *  what the client's code around its loop costs without the IPC: the direct cost. */
   direct: number;
   /** Per IPC: client lines evicted, by level and evictor. */
   evictedBy: Record<string, number>;
   /** Per IPC: client TLB entries evicted by the kernel's (global) or the server's entries. */
   tlbEvictedBy: Record<string, number>;
-  /** The spread over the measured passes: client user-mode cycles per pass without the IPC,
+  /** The spread over the measured passes: client loop cycles per pass without the IPC,
    *  and pass by pass, with minus without. */
   stats: { userCyclesWithout: Stats; extraCycles: Stats };
   /** The machine's counters across the measured passes with the IPC. */
@@ -56,137 +52,14 @@ export interface IndirectResult {
   passes: number;
 }
 
-interface Run {
-  user: Float64Array;
-  /** The machine's counters across the measured passes. */
-  counters: CounterSnapshot | null;
-  /** Client user-mode cycles of each measured pass. */
-  passCycles: number[];
-  total: number;
-  evictions: EvictionLog;
-  tlb: Map<number, number>;
-  names: {
-    client: number;
-    server: number;
-    kernel: number;
-    clientPcid: number;
-    serverPcid: number;
-    baseEp: number;
-  };
-}
-
-/** Which IPC sits between the client's passes: a kernel's own, or SkyBridge built into it. */
-export interface Mechanism {
-  kernel: KernelName;
-  skybridge: boolean;
-}
-
-/** The client's working set starts past the first 64 KiB of its data, where the kernels'
- *  user libraries keep their buffers. */
-const WS_BASE = USER_DATA + 0x10000;
-const NOP = new Uint8Array([0x90]);
-const RETURN_ZERO = new Uint8Array([0x31, 0xc0, 0xc3]);
-
-function once(
-  profile: CpuProfile,
-  bytes: number,
-  withIpc: boolean,
-  pcid: boolean,
-  mech: Mechanism,
-): Run {
-  const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
-  const sb = newSkyBridge();
-  const k = bootKernel(mech.kernel, m, { pcid }, mech.skybridge ? [sb] : []);
-  let loop!: Block;
-  let back = 0;
-  const pair = echoPair(
-    mech.kernel,
-    k,
-    (t) => {
-      loop = t.block(2, 6);
-      back = t.raw(NOP);
-    },
-    0x10000 + Math.max(64 << 10, bytes),
-  );
-  const { client } = pair;
-  let server = pair.server;
-  let sid = 0;
-  if (mech.skybridge) {
-    // SkyBridge's server is its own process whose handler is machine code: xor eax, eax; ret.
-    let handler = 0;
-    server = k.createProcess('sb-server', (t) => (handler = t.raw(RETURN_ZERO)));
-    sid = sb.registerServer(server, { handler });
-    sb.registerClient(m.core(0), client, sid);
-  }
-  const log = new EvictionLog();
-  const tlb = new Map<number, number>();
-  let total0 = 0;
-  let start: CounterSnapshot | null = null;
-  const r: Run = {
-    user: new Float64Array(64),
-    counters: null,
-    passCycles: [],
-    total: 0,
-    evictions: log,
-    tlb,
-    names: {
-      client: client.owner,
-      server: server.owner,
-      kernel: k.kernelOwner,
-      clientPcid: client.space.asid,
-      serverPcid: server.space.asid,
-      baseEp: m.ep4taId(k.rk.baseEptp - (k.rk.baseEptp % 4096)),
-    },
-  };
-  k.createThread(
-    client,
-    'client',
-    (u) =>
-      (function* () {
-        const slot = u.core.counters.slot(client.owner, Mode.User);
-        const before = new Float64Array(slot.length);
-        for (let i = 0; i < WARMUP + RUNS; i++) {
-          if (i === WARMUP) {
-            total0 = u.core.cycles;
-            start = m.snapshot();
-            m.caches.evictions = log;
-            for (const s of Object.values(u.core.ts.tc)) s.evictions = tlb;
-          }
-          // Only the working-set loop is measured: the call's own user-mode part (the stub,
-          // SYSCALL) is direct cost.
-          before.set(slot);
-          for (let a = 0; a < bytes; a += 64) {
-            u.run(loop);
-            u.load32(WS_BASE + a);
-          }
-          if (i >= WARMUP) {
-            for (let j = 0; j < before.length; j++) r.user[j]! += slot[j]! - before[j]!;
-            r.passCycles.push(slot[C.cycles]! - before[C.cycles]!);
-          }
-          if (withIpc && !mech.skybridge) yield* pair.call(u);
-          if (withIpc && mech.skybridge) {
-            const r = yield* callFromTs(m, u, sid, [0], back);
-            if (r.status !== 0) throw new Error(`SkyBridge call failed: status ${r.status}`);
-          }
-        }
-        m.caches.evictions = null;
-        r.total = u.core.cycles - total0;
-        r.counters = m.snapshot().minus(start!);
-      })(),
-    { priority: 100 },
-  );
-  k.run(1_000_000);
-  return r;
-}
-
 export function measureIndirect(
   profile: CpuProfile,
   bytes: number,
   pcid = true,
   mech: Mechanism = { kernel: 'seL4', skybridge: false },
 ): IndirectResult {
-  const w = once(profile, bytes, true, pcid, mech);
-  const wo = once(profile, bytes, false, pcid, mech);
+  const w = runPasses(profile, bytes, true, pcid, mech, new EvictionLog());
+  const wo = runPasses(profile, bytes, false, pcid, mech, new EvictionLog());
   const per = (v: number): number => v / RUNS;
   const extra: Record<string, number> = {};
   const names = {
@@ -197,8 +70,9 @@ export function measureIndirect(
     'llc.miss': C.llcMiss,
     'l1i.miss': C.l1iMiss,
     'tlb.miss.fetch': C.tlbMissFetch,
+    instructions: C.instructions,
   };
-  for (const [n, i] of Object.entries(names)) extra[n] = per(w.user[i]! - wo.user[i]!);
+  for (const [n, i] of Object.entries(names)) extra[n] = per(w.loop[i]! - wo.loop[i]!);
   const evictedBy: Record<string, number> = {};
   const who = (owner: number, fetch: number): string =>
     owner === w.names.kernel
@@ -237,13 +111,14 @@ export function measureIndirect(
     tlbEvictedBy[name] = (tlbEvictedBy[name] ?? 0) + count / RUNS;
   }
   return {
-    userCyclesWith: per(w.user[C.cycles]!),
-    userCyclesWithout: per(wo.user[C.cycles]!),
+    userCyclesWith: per(w.loop[C.cycles]!),
+    userCyclesWithout: per(wo.loop[C.cycles]!),
+    loopInstructions: per(wo.loop[C.instructions]!),
     extra,
-    direct: per(w.total) - per(w.user[C.cycles]!),
+    direct: per(w.total - w.loop[C.cycles]! - (wo.total - wo.loop[C.cycles]!)),
     evictedBy,
     tlbEvictedBy,
-    counters: w.counters!,
+    counters: w.counters,
     passes: RUNS,
     stats: {
       userCyclesWithout: summarize(wo.passCycles),
@@ -332,12 +207,12 @@ function run(ctx: RunContext): ExperimentResult {
   return {
     id: 'indirect',
     title:
-      'Indirect cost of seL4 IPC: a client working set between IPCs, with and without the IPCs',
+      'Indirect cost of IPC (each kernel’s own, and SkyBridge): a client working set between IPCs, with and without the IPCs',
     rows,
     notes: [
-      'The client reads one word per 64-byte line of a W-byte working set, then (or not) calls a server that replies at once; inter-address-space, no KPTI; PCID on, then off (every address-space switch flushes the TLB).',
+      'Machine code (guest/indirect/indirect.c, built by gcc): the client reads one word per 64-byte line of a W-byte working set (ws_touch: 3 instructions to set up, 4 per line), then (or not) makes one empty round trip to a server that replies at once: seL4_Call / ReplyRecv, l4_ipc_call / reply_and_wait through an IPC gate, zx_channel_call of the 4-byte txid / wait, read, write, or sb_call into a handler that returns 0. Inter-address-space, no KPTI; PCID on, then off (every address-space switch flushes the TLB).',
       "LRU caches: a cyclic working set larger than a level misses there on every pass with or without IPCs, so the indirect cost peaks when W is just below a level's size.",
-      "Extra = (with IPCs − without) of the client's own user-mode counters, per pass, mean of 16 passes after 4 warm-up passes.",
+      `Extra = (with IPCs − without) of the client's own user-mode counters between the labels ws_touch and ws_touch_done (read there by the harness, at no simulated cost), per pass, mean of ${RUNS} passes after ${WARMUP} warm-up passes. The direct cost is the rest of a pass (the call's user side, the kernel, the server) less what the same code around the loop costs without the IPC.`,
       "Eviction records name who filled the line that replaced the client's: kernel code (fetches in kernel mode), kernel data, or the server.",
     ],
   };

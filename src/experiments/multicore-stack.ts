@@ -1,39 +1,56 @@
 // The many-core echo scene of experiment multicore: guest/storage/mc-echo.c (machine code
-// built by gcc) as one server process and one client process per core, on seL4, connected
-// in one of three ways:
+// built by gcc) as one server process and one client process per core, on seL4, Fiasco.OC or
+// Zircon, connected in one of three ways:
 //   single    — natively, to one server thread on a core of its own (core N): every call
-//               crosses cores (an IPI each way) and the one thread serves all clients in turn;
-//   per-core  — natively, client i to server thread i on client i's core over an endpoint
-//               of its own (same-core IPC: the fair native baseline);
+//               crosses cores (an IPI each way) and the one thread serves all clients in turn
+//               (seL4: one endpoint; Fiasco.OC: one IPC gate bound to the thread). Not on
+//               Zircon: one thread waiting for many channels needs a port (zx_port_wait), which
+//               the Zircon Subkernel does not have, and a channel end cannot be shared (one
+//               owner process, no DUPLICATE right in ZX_DEFAULT_CHANNEL_RIGHTS);
+//   per-core  — natively, client i to server thread i on client i's core over a connection of
+//               its own (an endpoint, a gate bound to thread i, a channel): same-core IPC, the
+//               fair native baseline;
 //   skybridge — SkyBridge: each client's thread runs the handler itself, on its own core.
 // Knobs are written and records read back through physical memory.
 
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import { loadElf } from '../kernel/elf-loader.ts';
+import type { Fiasco } from '../kernel/fiasco/fiasco.ts';
+import { Rights } from '../kernel/fiasco/objects.ts';
 import { USER_IPC_BUFFERS } from '../kernel/layout.ts';
 import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import type { Sel4 } from '../kernel/sel4/sel4.ts';
+import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
+import type { Zircon } from '../kernel/zircon/zircon.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
-import { bootKernel } from './kernels.ts';
+import { bootKernel, type KernelName } from './kernels.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
 
 export const SETUPS = ['single', 'per-core', 'skybridge'] as const;
 export type Setup = (typeof SETUPS)[number];
 
-/** rpc.h's transport numbers. */
-const RPC_SKYBRIDGE = 1;
-const RPC_SEL4 = 2;
-/** Capability slots: a client's call end, where it parks; server thread i receives on
- *  SERVE + i. */
+/** The setups that run on `kernel` (Zircon has no single-threaded server for many clients:
+ *  see above). */
+export function setupsOn(kernel: KernelName): readonly Setup[] {
+  return kernel === 'Zircon' ? ['per-core', 'skybridge'] : SETUPS;
+}
+
+/** rpc.h's transport and kernel numbers. */
+const RPC = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
+/** Capability slots: a client's call end, where it parks; seL4's server thread i receives
+ *  on SERVE + i. */
 const SLOT = { call: 1, park: 3, serve: 8 } as const;
+/** Words of rpc.h's struct rpc_chan (kind, target, buffer, bytes). */
+const CHAN_WORDS = 4;
 /** Cycles between the last core's clock when all clients are ready and the common start. */
 const START_MARGIN = 2_000;
 
 export interface EchoRun {
+  kernel: KernelName;
   cores: number;
   setup: Setup;
   /** Each client's measured calls' cycles, client by client. */
@@ -45,21 +62,43 @@ export interface EchoRun {
   callsPerSecond: number;
   /** Inter-processor interrupts sent per measured call. */
   ipisPerCall: number;
+  /** Lines invalidated in other cores' caches by stores, per measured call. */
+  invalidationsPerCall: number;
 }
 
-/** `cores` clients, one per core, each making `warm` then `calls` echo calls. */
+/** Where a process's threads wait for good (rpc.h's rpc_park_target). */
+function parkTarget(k: Subkernel, kernel: KernelName, p: Process): number {
+  switch (kernel) {
+    case 'seL4': {
+      const sel4 = k.personality as Sel4;
+      sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
+      return SLOT.park;
+    }
+    case 'Fiasco.OC':
+      return 0;
+    case 'Zircon':
+      // A channel whose both ends the process holds: no one else can write to it.
+      return (k.personality as Zircon).createChannel(p, p).a;
+  }
+}
+
+/** `cores` clients, one per core, each making `warm` then `calls` echo calls, on `kernel`. */
 export function runEcho(
   profile: CpuProfile,
   setup: Setup,
   cores: number,
   calls: number,
   warm = 10,
+  kernel: KernelName = 'seL4',
 ): EchoRun {
+  if (!setupsOn(kernel).includes(setup))
+    throw new RangeError(
+      `multicore: no ${setup} server on ${kernel} (one thread cannot wait for many channels without a port)`,
+    );
   const machineCores = setup === 'single' ? cores + 1 : cores;
   const m = new Machine({ cores: machineCores, memoryBytes: 1024 ** 3, profile });
   const sb = setup === 'skybridge' ? newSkyBridge() : null;
-  const k = bootKernel('seL4', m, { kpti: false, pcid: true }, sb ? [sb] : []);
-  const sel4 = k.personality as Sel4;
+  const k = bootKernel(kernel, m, { kpti: false, pcid: true }, sb ? [sb] : []);
   const g = guestImage('mc-echo');
   const set = (p: Process, name: string, i: number, v: number): void =>
     writeWord(k, { process: p }, symbol(g, name) + i * 8, v);
@@ -67,11 +106,11 @@ export function runEcho(
     readWords(k, { process: p }, symbol(g, name) + i * 8, 1)[0]!;
   const load = (name: string): Process => {
     const p = loadElf(k, name, g.bytes).process;
-    set(p, 'rpc_kernel', 0, RPC_SEL4);
-    sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
-    set(p, 'rpc_park_target', 0, SLOT.park);
+    set(p, 'rpc_kernel', 0, RPC[kernel]);
+    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p));
     return p;
   };
+  // The second argument is the thread's IPC buffer / UTCB (createThread maps it there).
   const start = (p: Process, entry: string, arg: number, core: number, priority: number): Thread =>
     k.createThread(p, `${p.name}:${entry}:${arg}`, machineCodeBody(m), {
       entry: symbol(g, entry),
@@ -80,6 +119,11 @@ export function runEcho(
       priority,
       args: [arg, USER_IPC_BUFFERS + p.threads.length * 4096],
     });
+  /** A connection end in `p`'s `name` (an rpc_chan, or element `i` of an array of them). */
+  const chan = (p: Process, name: string, i: number, kind: number, target: number): void => {
+    set(p, name, i * CHAN_WORDS, kind);
+    set(p, name, i * CHAN_WORDS + 1, target);
+  };
 
   const server = load('echo');
   const clients = Array.from({ length: cores }, (_, i) => load(`client${i}`));
@@ -91,24 +135,59 @@ export function runEcho(
     });
     for (const c of clients) {
       sb.registerClient(m.core(0), c, id);
-      set(c, 'call', 0, RPC_SKYBRIDGE);
-      set(c, 'call', 1, id);
+      chan(c, 'call', 0, RPC.skybridge, id);
     }
   } else {
+    // Server thread i (one on core N for `single`, else one on each client core) and what
+    // client i calls: the one server's connection, or thread i's.
     const servers = setup === 'single' ? 1 : cores;
-    const eps = Array.from({ length: servers }, () => sel4.newEndpoint());
-    eps.forEach((ep, i) => {
-      sel4.mint(server, SLOT.serve + i, Cap.endpoint(ep, 0, RIGHT.Receive));
-      set(server, 'serve', i * 4, RPC_SEL4);
-      set(server, 'serve', i * 4 + 1, SLOT.serve + i);
-      threads.push(start(server, 'echo_main', i, setup === 'single' ? cores : i, 101));
-    });
-    clients.forEach((c, i) => {
-      const ep = eps[setup === 'single' ? 0 : i]!;
-      sel4.mint(c, SLOT.call, Cap.endpoint(ep, i + 1, RIGHT.Send | RIGHT.GrantReply));
-      set(c, 'call', 0, RPC_SEL4);
-      set(c, 'call', 1, SLOT.call);
-    });
+    const coreOf = (i: number): number => (setup === 'single' ? cores : i);
+    const kind = RPC[kernel];
+    const serving = (i: number): Thread => start(server, 'echo_main', i, coreOf(i), 101);
+    switch (kernel) {
+      case 'seL4': {
+        const sel4 = k.personality as Sel4;
+        const eps = Array.from({ length: servers }, () => sel4.newEndpoint());
+        eps.forEach((ep, i) => {
+          sel4.mint(server, SLOT.serve + i, Cap.endpoint(ep, 0, RIGHT.Receive));
+          chan(server, 'serve', i, kind, SLOT.serve + i);
+          threads.push(serving(i));
+        });
+        clients.forEach((c, i) => {
+          const ep = eps[setup === 'single' ? 0 : i]!;
+          sel4.mint(c, SLOT.call, Cap.endpoint(ep, i + 1, RIGHT.Send | RIGHT.GrantReply));
+          chan(c, 'call', 0, kind, SLOT.call);
+        });
+        break;
+      }
+      case 'Fiasco.OC': {
+        // An IPC gate bound to each server thread (label 0x10); the thread waits open
+        // (l4_ipc_wait) and answers whoever called, through its own UTCB (rpc.h's rpc_serve).
+        const fiasco = k.personality as Fiasco;
+        const gates = Array.from({ length: servers }, (_, i) => {
+          chan(server, 'serve', i, kind, 0);
+          const t = serving(i);
+          threads.push(t);
+          return fiasco.newGate(t, 0x10);
+        });
+        clients.forEach((c, i) => {
+          fiasco.putCap(c, SLOT.call, gates[setup === 'single' ? 0 : i]!, Rights.CW);
+          chan(c, 'call', 0, kind, SLOT.call);
+        });
+        break;
+      }
+      case 'Zircon': {
+        // A channel per client (per-core only): server thread i waits on client i's.
+        const zx = k.personality as Zircon;
+        clients.forEach((c, i) => {
+          const ch = zx.createChannel(c, server);
+          chan(c, 'call', 0, kind, ch.a);
+          chan(server, 'serve', i, kind, ch.b);
+          threads.push(serving(i));
+        });
+        break;
+      }
+    }
   }
   clients.forEach((c, i) => {
     set(c, 'calls', 0, calls);
@@ -121,7 +200,7 @@ export function runEcho(
   }
   const startAt = Math.ceil(Math.max(...m.cores.map((c) => c.cycles))) + START_MARGIN;
   for (const c of clients) set(c, 'start_at', 0, startAt);
-  const ipisBefore = m.snapshot().get('ipis.sent');
+  const before = m.snapshot();
   while (k.run(100_000) === 100_000);
   for (const t of threads)
     if (!t.alive) throw new Error(`multicore: ${t.name} stopped: ${t.exitReason}`);
@@ -135,13 +214,16 @@ export function runEcho(
   if (from < startAt) throw new Error('multicore: a client started early');
   const to = Math.max(...clients.map((c) => word(c, 'span', 1)));
   const windowCycles = to - from;
+  const during = m.snapshot().minus(before);
   return {
+    kernel,
     cores,
     setup,
     latencies,
     windowCycles,
     calls: calls * cores,
     callsPerSecond: (calls * cores) / (windowCycles / (profile.frequencyGHz * 1e9)),
-    ipisPerCall: (m.snapshot().get('ipis.sent') - ipisBefore) / (calls * cores),
+    ipisPerCall: during.get('ipis.sent') / (calls * cores),
+    invalidationsPerCall: during.get('coherence.invalidations') / (calls * cores),
   };
 }

@@ -8,9 +8,12 @@ import { ipc } from './ipc.ts';
 import { indirect } from './indirect.ts';
 import { sensitivity } from './sensitivity.ts';
 import { sqlite } from './sqlite.ts';
+import { rootkernelPrice } from './rootkernel-price.ts';
 import { temporal } from './temporal.ts';
 import { mitigations } from './mitigations.ts';
 import { multicore } from './multicore.ts';
+import { eptpScale } from './eptp-scale.ts';
+import { worstCases } from './worst-cases.ts';
 
 export const EXPERIMENTS: readonly Experiment[] = [
   primitives,
@@ -18,9 +21,12 @@ export const EXPERIMENTS: readonly Experiment[] = [
   indirect,
   sensitivity,
   sqlite,
+  rootkernelPrice,
   temporal,
   mitigations,
   multicore,
+  eptpScale,
+  worstCases,
 ];
 
 export function findExperiment(id: string): Experiment | undefined {

@@ -6,10 +6,10 @@
 // and its run phase (the harness polls the client's memory after every kernel step, so each moment
 // is known to within one scheduling quantum, 2,000 cycles, against runs of millions).
 
-import { Mode } from '../hw/counters.ts';
+import { Mode, type CounterSnapshot } from '../hw/counters.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
 import type { KernelName } from './kernels.ts';
-import { storageStack, type Transport } from './storage.ts';
+import { storageStack, type Platform, type Transport } from './storage.ts';
 
 export type Workload = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 export const WORKLOADS: readonly Workload[] = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -21,6 +21,8 @@ export interface YcsbCase {
   records: number;
   operations: number;
   seed?: number;
+  /** What the kernel runs on (default: the Rootkernel with 1 GiB EPT pages). */
+  platform?: Platform;
   /** Blocks the RAM disk offers (default: all 16,384). */
   diskBlocks?: number;
   /** Words written over the RAM disk's image before the file system mounts it
@@ -81,6 +83,12 @@ export interface YcsbResult {
   /** Data-TLB and L1D misses per operation, all owners. */
   dtlbMissesPerOp: number;
   l1dMissesPerOp: number;
+  /** Address translation in the run phase, per operation. */
+  translation: Translation;
+  /** From the client's first instruction to the end of the load phase (opening SQLite,
+   *  mounting the file system, creating and filling the table, with every cache and TLB
+   *  cold at the start), per record loaded. */
+  startAndLoad: Translation & { cycles: number };
   /** Reads whose fields did not match what was written (must be 0). */
   badReads: number;
   /** Block writes the RAM disk took by the end of the load phase and over the whole run
@@ -89,6 +97,36 @@ export interface YcsbResult {
   diskWrites: number;
   /** With crashAfter: what the restart found. */
   restart?: Restart;
+}
+
+/** What translating addresses cost, all owners, per operation (or per record). */
+export interface Translation {
+  /** Data and instruction-fetch translations that missed every TLB and walked. */
+  dtlbMisses: number;
+  itlbMisses: number;
+  /** L1 TLB misses served by the STLB (no walk). */
+  stlbHits: number;
+  /** Page walks (two-dimensional under the Rootkernel), their memory references to guest
+   *  paging entries and to EPT entries, and the cycles they took. */
+  walks: number;
+  walkRefsGuest: number;
+  walkRefsEpt: number;
+  walkCycles: number;
+  /** VM exits (the Rootkernel's own entries; none on bare hardware). */
+  vmExits: number;
+}
+
+function translation(d: CounterSnapshot, n: number): Translation {
+  return {
+    dtlbMisses: d.get('tlb.miss.data') / n,
+    itlbMisses: d.get('tlb.miss.fetch') / n,
+    stlbHits: d.get('stlb.hit') / n,
+    walks: d.get('walk.count') / n,
+    walkRefsGuest: d.get('walk.refs.guest') / n,
+    walkRefsEpt: d.get('walk.refs.ept') / n,
+    walkCycles: d.get('walk.cycles') / n,
+    vmExits: d.get('vmexits') / n,
+  };
 }
 
 /** The client's `out` words (ycsb-sqlite.c). */
@@ -110,7 +148,12 @@ const OUT = {
 const DONE = 100;
 
 export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
-  const s = storageStack({ kernel: c.kernel, transport: c.transport, profile });
+  const s = storageStack({
+    kernel: c.kernel,
+    transport: c.transport,
+    profile,
+    ...(c.platform !== undefined && { platform: c.platform }),
+  });
   s.add('ramdisk');
   s.add('fs');
   s.add('client', 'ycsb-sqlite');
@@ -125,6 +168,7 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
     s.setWord('client', 'param', 4, 1);
   }
   for (const [i, v] of c.damage ?? []) s.setWord('ramdisk', 'disk', i, v);
+  const atStart = s.m.snapshot();
   s.start('client', 'client_main', 0);
   const out = (i: number): number => s.word('client', 'out', i);
   const disk = (): number => s.word('fs', 'fs_block_reads') + s.word('fs', 'fs_block_writes');
@@ -150,6 +194,7 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
   };
   if (!until(OUT.load)) throw failure();
   const before = s.m.snapshot();
+  const loaded = before.minus(atStart);
   const disk0 = disk();
   const writesAtLoad = s.word('ramdisk', 'disk_writes');
   if (!until(OUT.run)) throw failure();
@@ -180,6 +225,11 @@ export function runYcsb(profile: CpuProfile, c: YcsbCase): YcsbResult {
     },
     dtlbMissesPerOp: during.get('tlb.miss.data') / ops,
     l1dMissesPerOp: during.get('l1d.miss') / ops,
+    translation: translation(during, ops),
+    startAndLoad: {
+      cycles: loaded.get('cycles') / c.records,
+      ...translation(loaded, c.records),
+    },
     badReads: out(OUT.bad),
     diskWritesAtLoad: writesAtLoad,
     diskWrites: s.word('ramdisk', 'disk_writes'),

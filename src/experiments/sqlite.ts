@@ -7,11 +7,12 @@
 // Fiasco.OC, 9.59× on Zircon) are printed beside ours for comparison only: nothing was
 // derived from them.
 
-import type { Experiment, ExperimentResult, ResultRow } from './experiment.ts';
+import type { Experiment, ExperimentResult, ResultRow, RunContext } from './experiment.ts';
 import { row } from './experiment.ts';
+import { guestImage } from './guest-image.ts';
 import { KERNELS, type KernelName } from './kernels.ts';
+import { TaskPool, progressCounter } from './parallel.ts';
 import { runYcsb, WORKLOADS, type YcsbCase, type YcsbResult } from './sqlite-ycsb.ts';
-import type { CpuProfile } from '../hw/profile-schema.ts';
 
 /** Records loaded and operations run per case: small enough for every case to run in a few
  *  seconds (SQLite's own work per operation does not depend much on the table's size at
@@ -26,6 +27,27 @@ const PUBLISHED: Record<KernelName, { value: number; text: string }> = {
   Zircon: { value: 859, text: '9.59× (faster by 859 %)' },
 };
 
+/** What one run of the experiment runs: a native and a SkyBridge case per kernel and
+ *  workload (in the rows' order), then the crash points. */
+interface Plan {
+  records: number;
+  operations: number;
+  cases: YcsbCase[];
+  crashPoints: number;
+}
+
+function plan(ctx: RunContext): Plan {
+  const workloads = ctx.quick ? (['a'] as const) : WORKLOADS;
+  const records = ctx.quick ? 20 : RECORDS;
+  const operations = ctx.quick ? 20 : OPERATIONS;
+  const cases: YcsbCase[] = [];
+  for (const kernel of KERNELS)
+    for (const workload of workloads)
+      for (const transport of ['native', 'skybridge'] as const)
+        cases.push({ kernel, transport, workload, records, operations });
+  return { records, operations, cases, crashPoints: ctx.quick ? 2 : 8 };
+}
+
 export const sqlite: Experiment = {
   id: 'sqlite',
   title:
@@ -33,141 +55,181 @@ export const sqlite: Experiment = {
   description:
     'SQLite (the amalgamation, gcc) on our VFS; client → xv6-style FS server → RAM-disk server; each kernel’s own IPC against SkyBridge; throughput, improvement, requests and cycles per operation',
   run(ctx): ExperimentResult {
-    const rows: ResultRow[] = [];
-    const workloads = ctx.quick ? (['a'] as const) : WORKLOADS;
-    const records = ctx.quick ? 20 : RECORDS;
-    const operations = ctx.quick ? 20 : OPERATIONS;
-    const total = KERNELS.length * workloads.length * 2;
-    let done = 0;
-    for (const kernel of KERNELS) {
-      for (const workload of workloads) {
-        const r: Record<'native' | 'skybridge', YcsbResult> = {} as never;
-        for (const mechanism of ['native', 'skybridge'] as const) {
-          r[mechanism] = runYcsb(ctx.profile, {
-            kernel,
-            transport: mechanism,
-            workload,
-            records,
-            operations,
-          });
-          ctx.progress?.(++done, total);
-          const x = r[mechanism];
-          const label = `${kernel}${mechanism === 'skybridge' ? ' + SkyBridge' : ''}, YCSB ${workload.toUpperCase()}`;
-          const params = { kernel, mechanism, workload };
-          rows.push(
-            row('sqlite', {
-              measurement: `${label}: throughput`,
-              metric: 'ops-per-second',
-              params,
-              value: x.opsPerSecond,
-              unit: 'ops/s',
-              note: `${Math.round(x.cyclesPerOp)} cycles per operation`,
-            }),
-          );
-          for (const [hop, v] of [
-            ['client-fs', x.fsRequestsPerOp],
-            ['fs-ramdisk', x.diskRequestsPerOp],
-          ] as const)
-            rows.push(
-              row('sqlite', {
-                measurement: `  ${label}: requests per operation, ${hop}`,
-                metric: 'requests-per-op',
-                params: { ...params, hop },
-                value: v,
-                unit: 'requests',
-                note: '',
-              }),
-            );
-          for (const component of ['client', 'fs', 'ramdisk', 'kernel'] as const)
-            rows.push(
-              row('sqlite', {
-                measurement: `  ${label}: cycles per operation in ${component}`,
-                metric: 'cycles-per-op',
-                params: { ...params, component },
-                value: x.breakdown[component],
-                unit: 'cycles',
-                note:
-                  component === 'kernel'
-                    ? 'kernel and Rootkernel: the IPC paths, entries, exits, scheduling'
-                    : component === 'client'
-                      ? 'SQLite, its VFS and YCSB in the client'
-                      : '',
-              }),
-            );
-          rows.push(
-            row('sqlite', {
-              measurement: `  ${label}: data-TLB and L1D misses per operation`,
-              metric: 'misses-per-op',
-              params,
-              value: x.dtlbMissesPerOp + x.l1dMissesPerOp,
-              unit: 'misses',
-              note: `${x.dtlbMissesPerOp.toFixed(1)} data-TLB, ${x.l1dMissesPerOp.toFixed(1)} L1D`,
-            }),
-          );
-          if (x.badReads !== 0)
-            throw new Error(`sqlite: ${label}: ${x.badReads} reads did not find a whole record`);
-        }
-        const gain = (r.skybridge.opsPerSecond / r.native.opsPerSecond - 1) * 100;
-        const pub = workload === 'a' ? PUBLISHED[kernel] : undefined;
-        rows.push(
-          row('sqlite', {
-            measurement: `SkyBridge improvement on ${kernel}, YCSB ${workload.toUpperCase()}`,
-            metric: 'improvement',
-            params: { kernel, workload },
-            value: gain,
-            unit: '% faster',
-            note: `${Math.round(r.native.opsPerSecond)} → ${Math.round(r.skybridge.opsPerSecond)} ops/s`,
-            ...(pub && {
-              reference: pub.value,
-              referenceSource: `${PAPER}: ${pub.text}`,
-              basis: 'reproduced' as const,
-            }),
-          }),
-        );
-      }
-    }
-    rows.push(...crashRows(ctx.profile, ctx.quick ? 2 : 8));
-    return {
-      id: this.id,
-      title: this.title,
-      notes: [
-        `${records} records, ${operations} operations per case${ctx.quick ? ' (--quick: workload A only)' : ''}; each run-phase operation is its own transaction (autocommit, as YCSB's JDBC binding), the load phase 100 rows to a transaction; the FS is xv6-style with 1 KiB blocks and a write-ahead log, every block one request to the RAM disk; bulk data crosses a buffer the two processes share, on both transports.`,
-        'The paper’s figures are beside workload A: its text gives one improvement per kernel without saying which workload; ours differ, and the breakdown rows say why: per operation SQLite and the servers’ own work is most of the time, and the kernel’s share is what SkyBridge removes.',
-      ],
-      rows,
+    const p = plan(ctx);
+    const tick = progressCounter(p.cases.length + 1 + p.crashPoints, ctx.progress);
+    const run = (c: YcsbCase): YcsbResult => {
+      const r = runYcsb(ctx.profile, c);
+      tick();
+      return r;
     };
+    const results = p.cases.map(run);
+    const clean = run(CRASH_CASE);
+    const crashes = crashCases(clean, p.crashPoints).map(run);
+    return result(ctx, p, results, clean, crashes);
+  },
+  async runParallel(ctx): Promise<ExperimentResult> {
+    const p = plan(ctx);
+    const tick = progressCounter(p.cases.length + 1 + p.crashPoints, ctx.progress);
+    // Built (or found up to date) here, once, before workers use them.
+    guestImage('storage');
+    guestImage('ycsb-sqlite');
+    const pool = new TaskPool(ctx.threads === undefined ? {} : { threads: ctx.threads });
+    const arg = (c: YcsbCase): { profile: typeof ctx.profile; c: YcsbCase } => ({
+      profile: ctx.profile,
+      c,
+    });
+    try {
+      // The crash points depend on the clean run, which goes first; its points queue up
+      // behind the main cases.
+      const crashes = pool.all('ycsb', [arg(CRASH_CASE)], tick).then(async ([clean]) => ({
+        clean: clean!,
+        crashes: await pool.all('ycsb', crashCases(clean!, p.crashPoints).map(arg), tick),
+      }));
+      const results = await pool.all('ycsb', p.cases.map(arg), tick);
+      const c = await crashes;
+      return result(ctx, p, results, c.clean, c.crashes);
+    } finally {
+      await pool.close();
+    }
   },
 };
 
-/**
- * Crash consistency: power fails at `points` seeded points of YCSB A's run phase (the RAM
- * disk keeps no later block); SQLite and the FS server then restart on what the disk kept.
- * Every restart must find the database intact (integrity check) with every record.
- */
-function crashRows(profile: CpuProfile, points: number): ResultRow[] {
-  const c: YcsbCase = {
-    kernel: 'seL4',
-    transport: 'skybridge',
-    workload: 'a',
-    records: 50,
-    operations: 40,
+/** The rows, from each case's result in the plan's order. */
+function result(
+  ctx: RunContext,
+  p: Plan,
+  results: readonly YcsbResult[],
+  clean: YcsbResult,
+  crashes: readonly YcsbResult[],
+): ExperimentResult {
+  const rows: ResultRow[] = [];
+  for (let i = 0; i < p.cases.length; i += 2) {
+    const { kernel, workload } = p.cases[i]!;
+    const r = { native: results[i]!, skybridge: results[i + 1]! };
+    for (const mechanism of ['native', 'skybridge'] as const) {
+      const x = r[mechanism];
+      const label = `${kernel}${mechanism === 'skybridge' ? ' + SkyBridge' : ''}, YCSB ${workload.toUpperCase()}`;
+      const params = { kernel, mechanism, workload };
+      rows.push(
+        row('sqlite', {
+          measurement: `${label}: throughput`,
+          metric: 'ops-per-second',
+          params,
+          value: x.opsPerSecond,
+          unit: 'ops/s',
+          note: `${Math.round(x.cyclesPerOp)} cycles per operation`,
+        }),
+      );
+      for (const [hop, v] of [
+        ['client-fs', x.fsRequestsPerOp],
+        ['fs-ramdisk', x.diskRequestsPerOp],
+      ] as const)
+        rows.push(
+          row('sqlite', {
+            measurement: `  ${label}: requests per operation, ${hop}`,
+            metric: 'requests-per-op',
+            params: { ...params, hop },
+            value: v,
+            unit: 'requests',
+            note: '',
+          }),
+        );
+      for (const component of ['client', 'fs', 'ramdisk', 'kernel'] as const)
+        rows.push(
+          row('sqlite', {
+            measurement: `  ${label}: cycles per operation in ${component}`,
+            metric: 'cycles-per-op',
+            params: { ...params, component },
+            value: x.breakdown[component],
+            unit: 'cycles',
+            note:
+              component === 'kernel'
+                ? 'kernel and Rootkernel: the IPC paths, entries, exits, scheduling'
+                : component === 'client'
+                  ? 'SQLite, its VFS and YCSB in the client'
+                  : '',
+          }),
+        );
+      rows.push(
+        row('sqlite', {
+          measurement: `  ${label}: data-TLB and L1D misses per operation`,
+          metric: 'misses-per-op',
+          params,
+          value: x.dtlbMissesPerOp + x.l1dMissesPerOp,
+          unit: 'misses',
+          note: `${x.dtlbMissesPerOp.toFixed(1)} data-TLB, ${x.l1dMissesPerOp.toFixed(1)} L1D`,
+        }),
+      );
+      if (x.badReads !== 0)
+        throw new Error(`sqlite: ${label}: ${x.badReads} reads did not find a whole record`);
+    }
+    const gain = (r.skybridge.opsPerSecond / r.native.opsPerSecond - 1) * 100;
+    const pub = workload === 'a' ? PUBLISHED[kernel] : undefined;
+    rows.push(
+      row('sqlite', {
+        measurement: `SkyBridge improvement on ${kernel}, YCSB ${workload.toUpperCase()}`,
+        metric: 'improvement',
+        params: { kernel, workload },
+        value: gain,
+        unit: '% faster',
+        note: `${Math.round(r.native.opsPerSecond)} → ${Math.round(r.skybridge.opsPerSecond)} ops/s`,
+        ...(pub && {
+          reference: pub.value,
+          referenceSource: `${PAPER}: ${pub.text}`,
+          basis: 'reproduced' as const,
+        }),
+      }),
+    );
+  }
+  rows.push(...crashRows(clean, crashes));
+  return {
+    id: 'sqlite',
+    title: sqlite.title,
+    notes: [
+      `${p.records} records, ${p.operations} operations per case${ctx.quick ? ' (--quick: workload A only)' : ''}; each run-phase operation is its own transaction (autocommit, as YCSB's JDBC binding), the load phase 100 rows to a transaction; the FS is xv6-style with 1 KiB blocks and a write-ahead log, every block one request to the RAM disk; bulk data crosses a buffer the two processes share, on both transports.`,
+      'The paper’s figures are beside workload A: its text gives one improvement per kernel without saying which workload; ours differ, and the breakdown rows say why: per operation SQLite and the servers’ own work is most of the time, and the kernel’s share is what SkyBridge removes.',
+    ],
+    rows,
   };
-  const clean = runYcsb(profile, c);
+}
+
+/**
+ * Crash consistency: power fails at seeded points of YCSB A's run phase (the RAM disk keeps
+ * no later block); SQLite and the FS server then restart on what the disk kept. Every
+ * restart must find the database intact (integrity check) with every record.
+ */
+const CRASH_CASE: YcsbCase = {
+  kernel: 'seL4',
+  transport: 'skybridge',
+  workload: 'a',
+  records: 50,
+  operations: 40,
+};
+
+/** `points` crash runs at seeded block writes of the clean run's run phase. */
+function crashCases(clean: YcsbResult, points: number): YcsbCase[] {
   let x = 12345; // the crash points' own seeded sequence (an LCG)
-  let intact = 0;
+  const out: YcsbCase[] = [];
   for (let i = 0; i < points; i++) {
     x = (x * 1103515245 + 12345) % 2 ** 31;
     const at = clean.diskWritesAtLoad + (x % (clean.diskWrites - clean.diskWritesAtLoad));
-    const r = runYcsb(profile, { ...c, crashAfter: at }).restart!;
-    if (r.intact && r.rows === c.records) intact++;
+    out.push({ ...CRASH_CASE, crashAfter: at });
   }
+  return out;
+}
+
+function crashRows(clean: YcsbResult, crashes: readonly YcsbResult[]): ResultRow[] {
+  const intact = crashes.filter(
+    (r) => r.restart!.intact && r.restart!.rows === CRASH_CASE.records,
+  ).length;
+  const c = CRASH_CASE;
   const params = { kernel: c.kernel, mechanism: c.transport, workload: c.workload };
   return [
     row('sqlite', {
       measurement: 'crash points tried: power fails during YCSB A, then SQLite and the FS restart',
       metric: 'crash-points',
       params,
-      value: points,
+      value: crashes.length,
       unit: 'points',
       note: `at seeded block writes between ${clean.diskWritesAtLoad} and ${clean.diskWrites}`,
     }),

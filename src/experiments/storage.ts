@@ -26,6 +26,17 @@ import { newSkyBridge } from './skybridge-setup.ts';
 
 export type Transport = 'skybridge' | 'native';
 
+/** What the kernel runs on: the Rootkernel with base-EPT pages of 1 GiB (the paper's
+ *  choice), 2 MiB or 4 KiB, or bare hardware (no Rootkernel, no VMX: native paging only). */
+export type Platform = 'ept-1g' | 'ept-2m' | 'ept-4k' | 'bare';
+export const PLATFORMS: readonly Platform[] = ['bare', 'ept-1g', 'ept-2m', 'ept-4k'];
+
+/** The machine's memory: 2 GiB, so that the guest RAM the Rootkernel leaves (all but its
+ *  96 MiB) holds a whole GiB, the one every frame of the stack comes from, which its base
+ *  EPT maps with one 1 GiB page as the paper's Rootkernel does. (A 1 GiB machine leaves
+ *  928 MiB, which the base EPT can only map with 2 MiB pages.) */
+const MEMORY_BYTES = 2 * 1024 ** 3;
+
 /** rpc.h's transport and kernel numbers. */
 const KIND = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
 /** Capability slots in every process (seL4, Fiasco.OC). */
@@ -42,6 +53,8 @@ export interface StackOptions {
   pcid?: boolean;
   /** Bytes of each connection's shared buffer (default 64 KiB). */
   bufferBytes?: number;
+  /** Default 'ept-1g'. */
+  platform?: Platform;
 }
 
 export interface Stack {
@@ -66,12 +79,22 @@ export interface Stack {
 
 export function storageStack(o: StackOptions): Stack {
   const profile = o.profile ?? SKYLAKE;
-  const m = new Machine({ cores: 1, memoryBytes: 1024 ** 3, profile });
+  const m = new Machine({ cores: 1, memoryBytes: MEMORY_BYTES, profile });
+  const platform = o.platform ?? 'ept-1g';
+  if (!PLATFORMS.includes(platform))
+    throw new Error(`storage stack: platform ${platform}: one of ${PLATFORMS.join(', ')}`);
+  if (platform === 'bare' && o.transport === 'skybridge')
+    throw new Error('storage stack: SkyBridge needs the Rootkernel (not on bare hardware)');
   const sb = o.transport === 'skybridge' ? newSkyBridge() : null;
   const k = bootKernel(
     o.kernel,
     m,
-    { kpti: o.kpti ?? false, pcid: o.pcid ?? true },
+    {
+      kpti: o.kpti ?? false,
+      pcid: o.pcid ?? true,
+      rootkernel:
+        platform === 'bare' ? null : { eptPages: platform.slice(4) as '1g' | '2m' | '4k' },
+    },
     sb ? [sb] : [],
   );
   const procs = new Map<string, Process>();

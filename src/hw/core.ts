@@ -136,7 +136,10 @@ export class Core {
   }
 
   get mode(): Mode {
-    return !this.nonRoot ? Mode.VmxRoot : this.cpl === 3 ? Mode.User : Mode.Kernel;
+    // VMX root operation needs VMXON first: a core never in VMX operation (a kernel on bare
+    // hardware) is in user or kernel mode by its CPL, as a guest is.
+    if (!this.nonRoot && this.vmxOn) return Mode.VmxRoot;
+    return this.cpl === 3 ? Mode.User : Mode.Kernel;
   }
 
   /** The owner user mode counts as in its own view (set by the kernel on its way out). */

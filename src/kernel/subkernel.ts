@@ -16,6 +16,7 @@ import type { Machine } from '../hw/machine.ts';
 import { Trap } from '../hw/traps.ts';
 import { writeIdtGate } from '../hw/idt.ts';
 import { Rootkernel } from '../rootkernel/rootkernel.ts';
+import { computeLayout, type RootkernelConfig } from '../rootkernel/layout.ts';
 import { Hypercall } from '../rootkernel/hypercalls.ts';
 import { GuestFrames, KernelSpace, AddressSpace, type KptiWindow } from './address-space.ts';
 import { CodeLayout, type Block } from './code-layout.ts';
@@ -49,6 +50,10 @@ export interface SubkernelConfig {
   timesliceTicks: number;
   /** Speculative-execution mitigations (all off when absent; mitigations.ts). */
   mitigations?: Partial<MitigationConfig>;
+  /** What the kernel runs on: the Rootkernel (absent: with its defaults; its options choose
+   *  the base EPT's page size), or null: bare hardware, no VMX operation at all (1-D walks,
+   *  no VM exits, no hypercalls, so no SkyBridge). */
+  rootkernel?: RootkernelConfig | null;
 }
 
 export const DEFAULT_CONFIG: SubkernelConfig = {
@@ -123,7 +128,8 @@ export interface KernelExtension {
 export type ProgramBody = (u: UserApi) => ThreadCode;
 
 export class Subkernel {
-  readonly rk: Rootkernel;
+  /** The Rootkernel under this kernel; null on bare hardware. */
+  readonly rootkernel: Rootkernel | null;
   readonly frames: GuestFrames;
   readonly kspace: KernelSpace;
   readonly text: CodeLayout;
@@ -156,7 +162,16 @@ export class Subkernel {
     readonly extensions: readonly KernelExtension[] = [],
   ) {
     const m = machine;
-    this.rk = new Rootkernel(m, { l1dFlush: config.mitigations?.l1dFlush === true });
+    this.rootkernel =
+      config.rootkernel === null
+        ? null
+        : new Rootkernel(m, {
+            ...config.rootkernel,
+            l1dFlush: config.rootkernel?.l1dFlush === true || config.mitigations?.l1dFlush === true,
+          });
+    // On bare hardware the kernel keeps to the RAM the Rootkernel would leave it, so both
+    // machines put every frame at the same physical address and differ only in translation.
+    const guestBytes = this.rootkernel?.guestBytes ?? computeLayout(m.mem.size).guestBytes;
     this.kernelOwner = m.owners.id('kernel');
     this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES, COMMON_KERNEL);
     this.paths = this.layoutCommon(this.text);
@@ -165,8 +180,8 @@ export class Subkernel {
     // Last, so that a mitigation turned on moves no other code.
     const mitigations = { ...NO_MITIGATIONS, ...config.mitigations };
     this.mitigations = new KernelMitigations(mitigations, this.text);
-    this.frames = new GuestFrames(m.mem, 0x10_0000, this.rk.guestBytes);
-    this.kspace = new KernelSpace(this.frames, this.rk.guestBytes, this.text.bytes);
+    this.frames = new GuestFrames(m.mem, 0x10_0000, guestBytes);
+    this.kspace = new KernelSpace(this.frames, guestBytes, this.text.bytes);
     // Kernel data: IDT, per-core stacks, interrupt stacks, current-thread words, queues.
     const idt = physmap(this.frames.frame());
     this.idtBase = idt;
@@ -188,17 +203,30 @@ export class Subkernel {
       this.queues.push(new ReadyQueues(q, personality.tcb, this.byTcb));
       core.lstar = this.paths.syscallEntry;
       core.pcide = config.pcid;
-      this.rk.launch(core, {
-        cr3: this.kspace.pml4,
-        rip: this.paths.schedule.at,
-        rsp: stack,
-        idtBase: idt,
-        rsp0: irqStack,
-      });
-      core.setOwner(this.kernelOwner);
-      // Violations (EPT, VMFUNC) re-enter the kernel at its fault path.
-      const r = this.hypercall(core, Hypercall.SetUpcall, this.paths.fault.at);
-      if (r !== 0) throw new Error(`SetUpcall failed: ${r}`);
+      if (this.rootkernel === null) {
+        // Bare hardware: the core starts at CPL 0 on the kernel's page table, as a boot
+        // loader leaves it; it never enters VMX operation.
+        core.cpl = 0;
+        core.cr3 = this.kspace.pml4;
+        core.rip = this.paths.schedule.at;
+        core.rflags = 0x2;
+        core.regs.set(R.RSP, stack);
+        core.idtBase = idt;
+        core.rsp0 = irqStack;
+        core.setOwner(this.kernelOwner);
+      } else {
+        this.rootkernel.launch(core, {
+          cr3: this.kspace.pml4,
+          rip: this.paths.schedule.at,
+          rsp: stack,
+          idtBase: idt,
+          rsp0: irqStack,
+        });
+        core.setOwner(this.kernelOwner);
+        // Violations (EPT, VMFUNC) re-enter the kernel at its fault path.
+        const r = this.hypercall(core, Hypercall.SetUpcall, this.paths.fault.at);
+        if (r !== 0) throw new Error(`SetUpcall failed: ${r}`);
+      }
       for (const x of extensions) x.boot(this, core);
       if (config.tickCycles > 0) m.setTimer(core, core.cycles + config.tickCycles, TIMER_VECTOR);
     }
@@ -258,6 +286,15 @@ export class Subkernel {
       ipiWrmsr,
       vmcall: vmcallAt,
     };
+  }
+
+  /** The Rootkernel; an error on bare hardware, which has none. */
+  get rk(): Rootkernel {
+    if (this.rootkernel === null)
+      throw new Error(
+        'this kernel runs on bare hardware: there is no Rootkernel (and so no hypercalls and no SkyBridge)',
+      );
+    return this.rootkernel;
   }
 
   /** A hypercall from kernel code: VMCALL at the kernel's own site; returns RAX. */
@@ -432,7 +469,7 @@ export class Subkernel {
     t.state = ThreadState.Ready;
     t.readyAt = core.cycles;
     this.queues[t.core.id]!.enqueue(core, t);
-    if (t.core !== core && core.nonRoot) {
+    if (t.core !== core && (core.nonRoot || this.rootkernel === null)) {
       const P = this.paths;
       core.run(P.ipiSend);
       this.machine.sendIpi(core, P.ipiWrmsr, t.core.id, RESCHEDULE_VECTOR);

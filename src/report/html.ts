@@ -142,7 +142,7 @@ function provenanceHtml(p: Provenance, schemaVersion: number): string {
 </section>`;
 }
 
-const CSS = `
+export const CSS = `
 body { font: 15px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1.5em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 .figure-row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin: 1em 0; }

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { Figure } from './figure.ts';
 import { figuresFor } from './figures.ts';
 import { GENERATOR, renderPage, type PlacedFigure } from './html.ts';
 import { renderFigure } from './render-figure.ts';
@@ -49,6 +50,19 @@ export interface ReportSummary {
   figures: PlacedFigure[];
 }
 
+/** Renders `f` into `into` as SVG, PNG and its Vega-Lite specification. */
+export async function placeFigure(f: Figure, into: string): Promise<PlacedFigure> {
+  const rendered = await renderFigure(f.spec);
+  const files = { svg: `${f.name}.svg`, png: `${f.name}.png`, spec: `${f.name}.vl.json` };
+  writeFileSync(join(into, files.svg), rendered.svg);
+  writeFileSync(join(into, files.png), rendered.png);
+  writeFileSync(
+    join(into, files.spec),
+    `${JSON.stringify({ $schema: VEGA_LITE_SCHEMA, ...f.spec }, null, 2)}\n`,
+  );
+  return { ...f, files, width: rendered.width, height: rendered.height };
+}
+
 /** Renders every figure into `into` and returns them per experiment. */
 async function writeFigures(
   doc: ResultsDocument,
@@ -61,15 +75,7 @@ async function writeFigures(
     for (const f of figuresFor(result)) {
       if (names.has(f.name)) throw new Error(`two figures named ${f.name}`);
       names.add(f.name);
-      const rendered = await renderFigure(f.spec);
-      const files = { svg: `${f.name}.svg`, png: `${f.name}.png`, spec: `${f.name}.vl.json` };
-      writeFileSync(join(into, files.svg), rendered.svg);
-      writeFileSync(join(into, files.png), rendered.png);
-      writeFileSync(
-        join(into, files.spec),
-        `${JSON.stringify({ $schema: VEGA_LITE_SCHEMA, ...f.spec }, null, 2)}\n`,
-      );
-      list.push({ ...f, files, width: rendered.width, height: rendered.height });
+      list.push(await placeFigure(f, into));
     }
     placed.set(result.id, list);
   }
@@ -78,6 +84,22 @@ async function writeFigures(
 
 /** Writes the report for `doc` to `dir` (see outputDirProblem for what `dir` may be). */
 export async function writeReport(doc: ResultsDocument, dir: string): Promise<ReportSummary> {
+  return inReportFolder(dir, async (tmp) => {
+    const figures = await writeFigures(doc, tmp);
+    writeFileSync(join(tmp, 'results.json'), `${JSON.stringify(doc, null, 2)}\n`);
+    writeFileSync(join(tmp, 'index.html'), renderPage(doc, figures));
+    return [...figures.values()].flat();
+  });
+}
+
+/**
+ * Has `fill` write a report into a temporary folder beside `dir`, then puts it at `dir`
+ * (a report of experiments, or of a sweep: sweep-report.ts).
+ */
+export async function inReportFolder(
+  dir: string,
+  fill: (tmp: string) => Promise<PlacedFigure[]>,
+): Promise<ReportSummary> {
   const target = resolve(dir);
   const problem = outputDirProblem(target);
   if (problem !== undefined) throw new Error(problem);
@@ -88,15 +110,9 @@ export async function writeReport(doc: ResultsDocument, dir: string): Promise<Re
   const tmp = join(parent, `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
   mkdirSync(tmp);
   try {
-    const figures = await writeFigures(doc, tmp);
-    writeFileSync(join(tmp, 'results.json'), `${JSON.stringify(doc, null, 2)}\n`);
-    writeFileSync(join(tmp, 'index.html'), renderPage(doc, figures));
+    const figures = await fill(tmp);
     replace(target, tmp);
-    return {
-      dir: target,
-      index: join(target, 'index.html'),
-      figures: [...figures.values()].flat(),
-    };
+    return { dir: target, index: join(target, 'index.html'), figures };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     if (created !== undefined) rmSync(created, { recursive: true, force: true });

@@ -82,9 +82,11 @@ export const paramsSchema = z
       .optional()
       .describe('a CR3 write that flushes the TLB (bit 63 clear) or not'),
     ept: z
-      .enum(['none', '4k', '1g'])
+      .enum(['none', '4k', '2m', '1g'])
       .optional()
-      .describe('extended page tables: off, 4 KiB pages, 1 GiB pages'),
+      .describe(
+        'extended page tables: off (bare hardware: no Rootkernel), 4 KiB, 2 MiB or 1 GiB pages',
+      ),
     caches: z
       .enum(['cold', 'warm'])
       .optional()
@@ -109,6 +111,16 @@ export const paramsSchema = z
       .enum(['client-fs', 'fs-ramdisk'])
       .optional()
       .describe('which connection of the storage stack'),
+    ycsbPhase: z
+      .enum(['start-load', 'run'])
+      .optional()
+      .describe(
+        "the part of a YCSB run measured: from the client's first instruction to the end of the load phase (per record), or the run phase (per operation)",
+      ),
+    tables: z
+      .enum(['guest', 'ept'])
+      .optional()
+      .describe("which paging structures a page walk's references read"),
     handlerCycles: nonNegInt
       .optional()
       .describe('the work a SkyBridge handler does per call, in cycles (experiment temporal)'),
@@ -138,6 +150,28 @@ export const paramsSchema = z
       .describe(
         "a native server's threads: one on a core of its own, or one on each client's core (experiment multicore); for a speed-up, the native baseline it is against",
       ),
+    pattern: z
+      .enum(['uniform', 'zipfian', 'round-robin'])
+      .optional()
+      .describe(
+        'the order in which a client calls its servers (experiments eptp-scale, worst-cases)',
+      ),
+    servers: nonNegInt
+      .optional()
+      .describe('servers a client calls (experiments eptp-scale, worst-cases)'),
+    resident: nonNegInt
+      .optional()
+      .describe("EPTP-list slots the kernel keeps resident for a client's servers (dynamic lists)"),
+    depth: nonNegInt.optional().describe('servers in a chain of calls (experiment worst-cases)'),
+    clients: nonNegInt.optional().describe('client processes taking turns on one core'),
+    after: z
+      .enum(['switch', 'warm'])
+      .optional()
+      .describe('the call measured: the first after a context switch, or the next one'),
+    outcome: z
+      .enum(['served', 'busy'])
+      .optional()
+      .describe("a SkyBridge call's outcome: served, or refused with every server stack busy"),
   })
   .strict();
 
@@ -164,6 +198,12 @@ export const METRICS = [
   'misses-per-op',
   'crash-points',
   'recovered',
+  // rootkernel-price
+  'walks-per-op',
+  'walk-refs-per-op',
+  'tlb-misses-per-op',
+  'stlb-hits-per-op',
+  'vm-exits-per-op',
   // temporal
   'calls-per-slice',
   'longest-wait',
@@ -177,6 +217,9 @@ export const METRICS = [
   'timeout-fraction',
   // mitigations
   'overhead',
+  // eptp-scale, worst-cases
+  'cycles-per-call',
+  'miss-rate',
 ] as const;
 
 export const rowSchema = z
@@ -357,6 +400,8 @@ const PARAM_SEGMENTS: {
   workload: (v) => `ycsb-${v}`,
   component: (v) => v,
   hop: (v) => v,
+  ycsbPhase: (v) => v,
+  tables: (v) => `tables-${v}`,
   handlerCycles: (v) => `handler-${v}`,
   maxConcurrent: (v) => `stacks-${v}`,
   slowClients: (v) => `slow-${v}`,
@@ -366,6 +411,13 @@ const PARAM_SEGMENTS: {
   trampoline: (v) => `tramp-${v}`,
   cores: (v) => `cores-${v}`,
   serverThreads: (v) => `server-${v}`,
+  pattern: (v) => v,
+  servers: (v) => `servers-${v}`,
+  resident: (v) => `resident-${v}`,
+  depth: (v) => `depth-${v}`,
+  clients: (v) => `clients-${v}`,
+  after: (v) => `after-${v}`,
+  outcome: (v) => v,
 };
 
 /** Segments rendered before the metric. */

@@ -64,21 +64,31 @@ export class FramePool {
 }
 
 /**
- * The base EPT (boot time, uncharged): [0, guestBytes) 1:1, RWX, write-back. A GiB entirely
- * of guest RAM is one 1 GiB page; the GiB holding the boundary gets a PD of 2 MiB pages up to
- * the boundary (guestBytes is 2 MiB aligned, layout.ts). Nothing at or above guestBytes.
- * Returns the PML4's address.
+ * The base EPT (boot time, uncharged): [0, guestBytes) 1:1, RWX, write-back, with pages of
+ * `l.eptPages`. '1g' (the paper's choice, and the default): a GiB entirely of guest RAM is
+ * one 1 GiB page and the GiB holding the boundary gets a PD of 2 MiB pages up to it
+ * (guestBytes is 2 MiB aligned, layout.ts); '2m' and '4k': every page that size. Nothing at
+ * or above guestBytes. Returns the PML4's address.
+ *
+ * The page size sets how deep the EPT half of every 2-D walk goes when the EPT
+ * paging-structure caches miss (SDM Vol. 3C §29.3.2: a 1 GiB leaf is the PDPTE, 2 reads; a
+ * 2 MiB leaf the PDE, 3; a 4 KiB leaf the PTE, 4), and caps the size of the TLB entries a
+ * walk fills (a translation is cached at the smaller of its guest and EPT page sizes,
+ * §29.4.2), which is why the Rootkernel maps with the largest pages it can.
  */
 export function buildBaseEpt(mem: PhysicalMemory, pool: FramePool, l: Layout): number {
   const a = pool.allocator;
   const root = a.alloc();
-  let g = 0;
-  for (; (g + 1) * PAGE_1G <= l.guestBytes; g++) {
-    mapEptPage(mem, a, root, g * PAGE_1G, g * PAGE_1G, PageSize.Size1G);
+  let p = 0;
+  if (l.eptPages === '1g') {
+    for (; p + PAGE_1G <= l.guestBytes; p += PAGE_1G) {
+      mapEptPage(mem, a, root, p, p, PageSize.Size1G);
+    }
   }
-  for (let p = g * PAGE_1G; p < l.guestBytes; p += PAGE_2M) {
-    mapEptPage(mem, a, root, p, p, PageSize.Size2M);
+  if (l.eptPages !== '4k') {
+    for (; p < l.guestBytes; p += PAGE_2M) mapEptPage(mem, a, root, p, p, PageSize.Size2M);
   }
+  for (; p < l.guestBytes; p += PAGE_4K) mapEptPage(mem, a, root, p, p, PageSize.Size4K);
   return root;
 }
 

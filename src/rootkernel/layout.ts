@@ -46,11 +46,20 @@ export interface RootkernelConfig {
    *  l1tf=flush, Fiasco (vm_vmx_ept.cpp Vm_vmx_ept::vm_entry) and Zircon (hypervisor/vcpu.cc)
    *  do on CPUs affected by L1TF. Off by default. */
   l1dFlush?: boolean;
+  /** Page size of the base EPT (ept.ts buildBaseEpt): '1g' (default, the paper's choice: a
+   *  1 GiB page for every whole GiB of guest RAM, 2 MiB pages in the GiB holding the
+   *  boundary), '2m' or '4k' (every page that size). */
+  eptPages?: EptPages;
 }
+
+export type EptPages = '1g' | '2m' | '4k';
+export const EPT_PAGES: readonly EptPages[] = ['1g', '2m', '4k'];
 
 export interface Layout {
   /** Guest RAM is [0, guestBytes), mapped 1:1 by the base EPT. */
   readonly guestBytes: number;
+  /** The base EPT's page size (RootkernelConfig.eptPages). */
+  readonly eptPages: EptPages;
   /** = guestBytes: the first host-physical byte of the Rootkernel's region. */
   readonly regionBase: number;
   readonly regionEnd: number;
@@ -95,9 +104,14 @@ export function computeLayout(memBytes: number, cfg: RootkernelConfig = {}): Lay
       `machine memory ${hex(memBytes)} leaves no guest RAM after ${hex(reserved)}`,
     );
   }
+  const eptPages = cfg.eptPages ?? '1g';
+  if (!EPT_PAGES.includes(eptPages)) {
+    throw new LayoutError(`eptPages ${String(eptPages)}: one of ${EPT_PAGES.join(', ')}`);
+  }
   const base = guestBytes;
   return {
     guestBytes,
+    eptPages,
     regionBase: base,
     regionEnd: memBytes,
     code: base + CODE_OFFSET,

@@ -29,6 +29,7 @@ import { cpuidLeaf } from './cpuid.ts';
 import { FramePool, buildBaseEpt } from './ept.ts';
 import { Hypercall, HypercallError, UpcallRegs } from './hypercalls.ts';
 import { type Layout, type RootkernelConfig, computeLayout, stackTop } from './layout.ts';
+import { FRAME_REGS, MAP_UPCALL_FRAME, UpcallFrame } from './upcall-frame.ts';
 import { Views } from './views.ts';
 
 /** What launch() loads into the guest-state area. The guest starts at CPL 0. */
@@ -85,6 +86,8 @@ export class Rootkernel {
   private readonly vmcs: Vmcs[] = [];
   private readonly views: Views;
   private upcall = 0;
+  /** Per core: host-physical address of its upcall frame page, once mapped (upcall-frame.ts). */
+  private readonly frames: number[] = [];
   private readonly l1dFlush: boolean;
 
   /** Boots: code, IDT, host page table, base EPT, one VMCS per core (uncharged: this is
@@ -268,6 +271,14 @@ export class Rootkernel {
       );
     }
     const g = core.regs;
+    // Before the registers below are overwritten: keep them, the guest's RFLAGS and the
+    // reason in this core's upcall frame if the Subkernel mapped one (upcall-frame.ts).
+    const frame = this.frames[core.id];
+    if (frame !== undefined) {
+      for (const f of FRAME_REGS) core.store64(frame + f.offset, g.get(f.reg));
+      core.store64(frame + UpcallFrame.rflags, v.guestRflags);
+      core.store64(frame + UpcallFrame.reason, out.reason);
+    }
     g.set(UpcallRegs.reason, out.reason);
     g.set(UpcallRegs.guestPhysical, out.guestPhysical);
     g.set(UpcallRegs.guestLinear, out.guestLinear);
@@ -310,6 +321,18 @@ export class Rootkernel {
         return 0;
       case Hypercall.EptpValue:
         return vs.eptpValue(core, a1);
+      case MAP_UPCALL_FRAME: {
+        // The page is taken (and zeroed, as every table the pool gives is written before use)
+        // only when the mapping can succeed; a refused call leaves nothing behind.
+        const hpa = this.frames[core.id] ?? vs.takeFrame();
+        if (hpa < 0) return HypercallError.OutOfMemory;
+        const r = vs.mapFrame(core, a1, hpa);
+        if (r === 0) {
+          for (let i = 0; i < 512; i++) core.store64(hpa + i * 8, 0);
+          this.frames[core.id] = hpa;
+        } else if (this.frames[core.id] === undefined) vs.giveFrame(hpa);
+        return r;
+      }
       default:
         return HypercallError.UnknownCall;
     }

@@ -42,6 +42,8 @@ export class Views {
   private readonly live = new Map<number, View>();
   /** core id → guest-physical address of its mapped EPTP list. */
   private readonly listGpa = new Map<number, number>();
+  /** core id → guest-physical address of its mapped upcall frame (upcall-frame.ts). */
+  private readonly frameGpa = new Map<number, number>();
   private readonly quarantine: Quarantined[] = [];
 
   constructor(
@@ -199,23 +201,44 @@ export class Views {
 
   mapList(core: Core, gpa: number): number {
     run(core, this.layout.code, 'mapEptpList');
+    const r = this.mapWindowPage(core, gpa, this.lists[core.id]!, EPT_R | EPT_W, this.listGpa);
+    if (r === 0) this.listGpa.set(core.id, gpa);
+    return r;
+  }
+
+  /** MapUpcallFrame (upcall-frame.ts): `hpa`, this core's frame page, read/write at `gpa`. */
+  mapFrame(core: Core, gpa: number, hpa: number): number {
+    run(core, this.layout.code, 'mapEptpList');
+    const r = this.mapWindowPage(core, gpa, hpa, EPT_R | EPT_W, this.frameGpa);
+    if (r === 0) this.frameGpa.set(core.id, gpa);
+    return r;
+  }
+
+  /** Maps host page `hpa` at `gpa` of the window in the base EPT and every view (present and
+   *  future: views are copies of the base). */
+  private mapWindowPage(
+    core: Core,
+    gpa: number,
+    hpa: number,
+    rights: number,
+    mine: Map<number, number>,
+  ): number {
     const l = this.layout;
     if (!Number.isInteger(gpa) || gpa % PAGE_4K !== 0) return E.Unaligned;
     if (gpa < l.windowBase || gpa >= l.windowEnd) return E.OutsideWindow;
-    if (this.listGpa.has(core.id)) return E.AlreadyMapped;
-    for (const g of this.listGpa.values()) if (g === gpa) return E.AlreadyMapped;
+    if (mine.has(core.id)) return E.AlreadyMapped;
+    for (const g of [...this.listGpa.values(), ...this.frameGpa.values()])
+      if (g === gpa) return E.AlreadyMapped;
     // Each EPT may need a new PD and PT on the way (checked first so that either every
     // view gets the page or none does).
     if (this.pool.available < 2 * (this.live.size + 1)) return E.OutOfMemory;
-    const hpa = this.lists[core.id]!;
     const ed = this.editor(core);
     for (const v of [this.base, ...[...this.live.values()].sort((a, b) => a.id - b.id)]) {
-      ed.map4k(v.root, gpa, hpa, EPT_R | EPT_W, v.tables);
+      ed.map4k(v.root, gpa, hpa, rights, v.tables);
     }
     // No INVEPT: the entries changed from not present to present, and nothing is cached
     // from a walk that ended at a not-present entry (SDM Vol. 3A §4.10.4.3 and, for EPT,
     // Vol. 3C §29.4.3.4).
-    this.listGpa.set(core.id, gpa);
     return 0;
   }
 
@@ -223,6 +246,20 @@ export class Views {
     run(core, this.layout.code, 'eptpValue');
     const v = this.find(core, id);
     return typeof v === 'number' ? v : v.eptp;
+  }
+
+  /** Guest-physical address of `coreId`'s mapped upcall frame, if mapped. */
+  frameGpaOf(coreId: number): number | undefined {
+    return this.frameGpa.get(coreId);
+  }
+
+  /** A frame from the pool (the upcall frame pages), or -1; giveFrame returns one. */
+  takeFrame(): number {
+    return this.pool.take();
+  }
+
+  giveFrame(frame: number): void {
+    this.pool.give(frame);
   }
 
   /** Guest-physical address of `coreId`'s mapped EPTP list, if mapped. */

@@ -44,11 +44,11 @@ import type { Binding, SbEvent, Server } from './skybridge.ts';
 import type { Trampoline } from './trampoline.ts';
 
 /** Added by the kernel to the caller's Tb.server word at a tick: "this call seen". */
-const CALL_MARK = 2 ** 62;
+export const CALL_MARK = 2 ** 62;
 
 export abstract class CallPaths implements KernelExtension {
   k!: Subkernel;
-  protected lists!: EptpLists;
+  lists!: EptpLists;
   /** The tag page's guest-physical frame (its base-view contents: zeros). */
   protected tagGpa = -1;
   protected readonly participants = new Set<Process>();
@@ -56,15 +56,18 @@ export abstract class CallPaths implements KernelExtension {
   protected readonly blocks = new Map<Thread, Map<Process, number>>();
   /** Per core: the process whose list is installed, and the length installed. */
   protected installedFor: (Process | null)[] = [];
-  private installedTop: number[] = [];
-  private listVa: number[] = [];
+  /** Per core: the process whose entries its list page holds (installedFor is cleared to
+   *  ask for a reinstall; this is not). */
+  protected pageOf: (Process | null)[] = [];
+  protected installedTop: number[] = [];
+  protected listVa: number[] = [];
   private currentIndex: number[] = [];
   /** Per thread: the view it was in when it last entered the kernel (kernel memory). */
-  private readonly savedView = new Map<Thread, number>();
+  protected readonly savedView = new Map<Thread, number>();
   private viewWords = 0;
   /** Per thread: consecutive timer ticks that found it in a server's view. */
   private readonly ticks = new Map<Thread, number>();
-  private paths!: {
+  protected paths!: {
     entry: Block;
     install: Block;
     vmfunc: number;
@@ -110,12 +113,13 @@ export abstract class CallPaths implements KernelExtension {
     if (r !== 0) throw new Error(`MapEptpList failed on core ${core.id}: ${r}`);
     this.listVa[core.id] = physmap(gpa);
     this.installedFor[core.id] = null;
+    this.pageOf[core.id] = null;
     this.currentIndex[core.id] = 0;
     this.installedTop[core.id] = 1;
   }
 
   /** The kernel word holding `t`'s view (8 frames of them: thread ids below 4096). */
-  private viewWord(t: Thread): number {
+  protected viewWord(t: Thread): number {
     if (t.id >= 8 * 512) throw new Error('SkyBridge: thread ids above 4095 are not supported');
     return this.viewWords + t.id * 8;
   }
@@ -127,6 +131,7 @@ export abstract class CallPaths implements KernelExtension {
     const index = core.load64(physmap(this.tagGpa) + Tag.index);
     core.store64(this.viewWord(t), index);
     this.savedView.set(t, index);
+    this.viewRead(core, t, index);
     this.currentIndex[core.id] = index;
     // The kernel runs in the base view: in a server's view the thread's page-table root
     // shows the server's tables, which the kernel must not take for the thread's.
@@ -142,6 +147,8 @@ export abstract class CallPaths implements KernelExtension {
     }
     if (this.installedFor[core.id] !== p) this.install(core, p);
     let index = this.savedView.get(next) ?? 0;
+    if (index === 0) this.refreshIndex(core, next);
+    else index = this.resolveView(core, next, index);
     if (index !== 0) {
       core.load64(this.viewWord(next));
       const e = this.lists.listOf(p)[index];
@@ -151,6 +158,25 @@ export abstract class CallPaths implements KernelExtension {
       }
     }
     if (index !== this.currentIndex[core.id]) this.switchView(core, index);
+  }
+
+  // Hooks for dynamic EPTP lists (dynamic-calls.ts); with static lists they do nothing.
+  /** On entry, in the view the thread was in (before the kernel leaves it). */
+  protected viewRead(_core: Core, _t: Thread, _index: number): void {}
+  /** On the way out to `t`, which resumes in its own view. */
+  protected refreshIndex(_core: Core, _t: Thread): void {}
+  /** On the way out to `t`, which resumes in a server's view at `index`: the index to use. */
+  protected resolveView(_core: Core, _t: Thread, index: number): number {
+    return index;
+  }
+  /** A fault the dynamic lists answer (a VMFUNC to a slot that is not resident). */
+  protected onMiss(_k: Subkernel, _core: Core, _t: Thread, _rip: number): boolean {
+    return false;
+  }
+  /** The server whose view `t` was in at `index` when it entered the kernel. */
+  protected serverIn(t: Thread, index: number): Server | undefined {
+    const s = this.lists.listOf(t.process)[index]?.server;
+    return s === undefined ? undefined : this.server(s.id);
   }
 
   /** Installs `p`'s EPTP list in `core`'s list page (entry 0, the base EPT, never changes). */
@@ -168,6 +194,7 @@ export abstract class CallPaths implements KernelExtension {
     const n = Math.max(top, this.installedTop[core.id]!);
     for (let i = 1; i < n; i++) core.store64(this.listVa[core.id]! + i * 8, list[i]?.eptp ?? 0);
     this.installedFor[core.id] = p;
+    this.pageOf[core.id] = p;
     this.installedTop[core.id] = top;
   }
 
@@ -194,7 +221,7 @@ export abstract class CallPaths implements KernelExtension {
       this.ticks.delete(t);
       return;
     }
-    const s = this.lists.listOf(t.process)[index]?.server;
+    const s = this.serverIn(t, index);
     let n = (this.ticks.get(t) ?? 0) + 1;
     // The count is per call: the trampoline writes the server's id into the caller's thread
     // block at every call (Tb.server, otherwise unread) and the kernel marks it here, so an
@@ -209,13 +236,14 @@ export abstract class CallPaths implements KernelExtension {
         core.store64(at, w + CALL_MARK);
       }
     }
-    const budget = s === undefined ? 0 : this.server(s.id)!.budgetTicks;
+    const budget = s === undefined ? 0 : s.budgetTicks;
     if (n < budget) this.ticks.set(t, n);
     else this.unwind(core, t, SbError.Timeout, `server ${s?.id ?? '?'} overran ${budget} ticks`);
   }
 
   onFault(k: Subkernel, core: Core, t: Thread, rip: number): boolean {
     if (!this.participants.has(t.process)) return false;
+    if (this.onMiss(k, core, t, rip)) return true;
     const index = this.savedView.get(t) ?? 0;
     const inTrampoline = rip >= TRAMPOLINE_VA && rip < TRAMPOLINE_VA + TRAMPOLINE_BYTES;
     if (index === 0) {
@@ -227,11 +255,11 @@ export abstract class CallPaths implements KernelExtension {
       this.unwind(core, t, SbError.Aborted, `a landing in the trampoline at ${rip.toString(16)}`);
       return true;
     }
-    const server = this.lists.listOf(t.process)[index]?.server;
+    const server = this.serverIn(t, index);
     if (inTrampoline || server === undefined) {
       this.unwind(core, t, SbError.Aborted, `a landing in the trampoline at ${rip.toString(16)}`);
     } else {
-      const s = this.server(server.id)!;
+      const s = server;
       k.killProcess(core, s.process, `fault at ${rip.toString(16)} while serving a call`);
       this.unwind(core, t, SbError.ServerFault, `server ${s.id} faulted; killed`);
     }
@@ -285,10 +313,10 @@ export abstract class CallPaths implements KernelExtension {
 
   private where(t: Thread): string {
     const index = this.savedView.get(t) ?? 0;
-    return String(this.lists.listOf(t.process)[index]?.server.id ?? '?');
+    return String(this.serverIn(t, index)?.id ?? '?');
   }
 
-  private note(core: Core, t: Thread, what: string): void {
+  protected note(core: Core, t: Thread, what: string): void {
     this.events.push({ cycle: core.cycles, core: core.id, thread: t.name, what });
   }
 }

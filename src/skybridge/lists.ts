@@ -18,6 +18,7 @@ import type { Core } from '../hw/core.ts';
 import { Hypercall } from '../rootkernel/hypercalls.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
+import { MISS_INDEX } from './dynamic-lists.ts';
 import { LIST_ENTRIES, MAX_CALLERS, Tag } from './layout.ts';
 
 /** What a server is to the list code: its id, process, and the caller numbers it gave out. */
@@ -31,7 +32,9 @@ export interface ListServer {
 export interface ListBinding {
   readonly client: Process;
   readonly server: ListServer;
-  readonly index: number;
+  /** Its index in the client's list; with dynamic lists it changes, and is MISS_INDEX
+   *  (512, beyond every list) while the binding is not resident (dynamic-lists.ts). */
+  index: number;
   active: boolean;
 }
 
@@ -46,6 +49,9 @@ export class EptpLists {
   /** Per process: its list, indexed 0..511 (0, its own EPT, is never an entry here). */
   readonly lists = new Map<Process, (ListEntry | null)[]>();
   private readonly views = new Map<string, ListEntry>();
+  /** Bindings whose index the dynamic lists manage (dynamic-lists.ts): their view is one
+   *  per (client, server), whatever slot it is at. */
+  readonly dynamic = new WeakSet<ListBinding>();
 
   constructor(
     private readonly k: () => Subkernel,
@@ -80,19 +86,19 @@ export class EptpLists {
   needs(
     procs: Iterable<Process>,
     bindings: readonly ListBinding[],
-  ): Map<Process, Map<number, ListServer>> {
-    const out = new Map<Process, Map<number, ListServer>>();
+  ): Map<Process, Map<number, ListBinding>> {
+    const out = new Map<Process, Map<number, ListBinding>>();
     for (const p of procs) {
-      const want = new Map<number, ListServer>();
+      const want = new Map<number, ListBinding>();
       const reach = this.reach(p, bindings);
       for (const b of bindings) {
-        if (!b.active || !reach.includes(b.client)) continue;
-        const had = want.get(b.index);
+        if (!b.active || !reach.includes(b.client) || b.index >= LIST_ENTRIES) continue;
+        const had = want.get(b.index)?.server;
         if (had !== undefined && had !== b.server)
           throw new Error(
             `index ${b.index} of ${p.name}'s EPTP list is wanted for servers ${had.id} and ${b.server.id}`,
           );
-        want.set(b.index, b.server);
+        want.set(b.index, b);
       }
       out.set(p, want);
     }
@@ -141,8 +147,13 @@ export class EptpLists {
     for (const [p, want] of this.needs(procs, bindings)) {
       const list = this.listOf(p);
       for (let i = 1; i < LIST_ENTRIES; i++) {
-        const srv = want.get(i);
-        const e = srv === undefined ? null : this.view(core, p, srv, i);
+        const b = want.get(i);
+        const e =
+          b === undefined
+            ? null
+            : this.dynamic.has(b)
+              ? this.dynView(core, p, b.server)
+              : this.view(core, p, b.server, i);
         if (list[i] !== e) {
           list[i] = e;
           changed.add(p);
@@ -156,11 +167,27 @@ export class EptpLists {
     return `${p.id}:${s.id}:${i}`;
   }
 
+  /** Whether `p`'s view of `s` for a dynamic binding exists (no caller number taken yet). */
+  hasDynView(p: Process, s: ListServer): boolean {
+    return this.views.has(`${p.id}:${s.id}:d`);
+  }
+
+  /** The view of server `s` for a dynamic binding of `p`: one per (client, server), made
+   *  once; its tag's index is rewritten whenever the binding moves (dynamic-calls.ts). */
+  dynView(core: Core, p: Process, s: ListServer): ListEntry {
+    return this.view(core, p, s, MISS_INDEX, `${p.id}:${s.id}:d`);
+  }
+
   /** The view of server `s` for threads of `p` at index `i`: `p`'s page-table root remapped
    *  to the server's (BindClientServer), and the tag page remapped to this view's tag. Made
    *  once through the Rootkernel, charged to `core`. */
-  private view(core: Core, p: Process, s: ListServer, i: number): ListEntry {
-    const key = this.key(p, s, i);
+  private view(
+    core: Core,
+    p: Process,
+    s: ListServer,
+    i: number,
+    key: string = this.key(p, s, i),
+  ): ListEntry {
     let e = this.views.get(key);
     if (e !== undefined) return e;
     const k = this.k();

@@ -13,13 +13,15 @@ import type { Core } from '../hw/core.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
-import { CallPaths } from './calls.ts';
+import { DynamicCallPaths } from './dynamic-calls.ts';
+import { MISS_INDEX } from './dynamic-lists.ts';
 import type { ListServer } from './lists.ts';
 import {
   BINDINGS_VA,
   BINDING_BYTES,
   FAILS_OFFSET,
   KEYS_OFFSET,
+  MAX_CALLERS,
   MAX_CONCURRENT,
   MAX_SERVERS,
   MAX_SLOTS,
@@ -57,8 +59,9 @@ export interface Binding {
   readonly id: number;
   readonly client: Process;
   readonly server: Server;
-  /** Index of the server's view in the client's EPTP list (1..511). */
-  readonly index: number;
+  /** Index of the server's view in the client's EPTP list (1..511); with dynamic lists it
+   *  changes, and is MISS_INDEX while the binding is not resident. */
+  index: number;
   readonly slot: number;
   readonly key: number;
   readonly buffer: number;
@@ -82,6 +85,10 @@ export interface SkyBridgeOptions {
   seed: number;
   /** The trampoline, as loaded from its ELF file (trampoline.ts). */
   trampoline: Trampoline;
+  /** Dynamic EPTP lists (dynamic-lists.ts): a client may be bound to more servers than its
+   *  list holds, and at most this many (1..511) are resident at once; the kernel refills a
+   *  slot on a miss (LRU). Off (undefined): a binding past 511 is refused. */
+  dynamicLists?: number;
 }
 
 /** Something the kernel did about a call: refused a system call, unwound a call. */
@@ -94,7 +101,7 @@ export interface SbEvent {
 
 const FRAME = 4096;
 
-export class SkyBridge extends CallPaths {
+export class SkyBridge extends DynamicCallPaths {
   readonly servers: (Server | undefined)[] = [];
   readonly bindings: Binding[] = [];
   readonly events: SbEvent[] = [];
@@ -103,7 +110,15 @@ export class SkyBridge extends CallPaths {
   private keyCounter = 0;
 
   constructor(readonly options: SkyBridgeOptions) {
-    super(options.trampoline);
+    super(options.trampoline, options.dynamicLists ?? null);
+  }
+
+  protected bindingsOf(p: Process): readonly Binding[] {
+    return this.bindings.filter((b) => b.client === p);
+  }
+
+  protected recordsOf(p: Process): number | undefined {
+    return this.records.get(p);
   }
 
   protected get allBindings(): readonly Binding[] {
@@ -232,7 +247,12 @@ export class SkyBridge extends CallPaths {
     let slot = s.slots.findIndex((b) => b === null);
     if (slot < 0) slot = s.slots.length;
     if (slot >= MAX_SLOTS) throw new Error(`server ${serverId} has ${MAX_SLOTS} clients already`);
-    const { index, affected } = this.lists.plan(p, s, this.participants, this.bindings);
+    const dynamic = this.dynamicFor(p, s);
+    let index = MISS_INDEX;
+    let affected: Process[] = [p];
+    if (!dynamic) ({ index, affected } = this.lists.plan(p, s, this.participants, this.bindings));
+    else if (!this.lists.hasDynView(p, s) && s.callers >= MAX_CALLERS)
+      throw new Error(`server ${s.id} has ${MAX_CALLERS} caller views already`);
     // Allocation from here on.
     this.participate(p);
     const mem = this.k.machine.mem;
@@ -271,6 +291,7 @@ export class SkyBridge extends CallPaths {
     };
     s.slots[slot] = b;
     this.bindings.push(b);
+    if (dynamic) this.placeNew(core, b, rec);
     this.syncLists(core, affected);
     return b;
   }
@@ -286,6 +307,7 @@ export class SkyBridge extends CallPaths {
     mem.write64n(s.stateGpa + SLOTS_OFFSET + b.slot * 16, 0);
     mem.write64n(s.stateGpa + SLOTS_OFFSET + b.slot * 16 + 8, 0);
     s.slots[b.slot] = null;
+    this.resident.get(b.client)?.forget(b);
     const rec = this.records.get(b.client)! + s.id * BINDING_BYTES;
     for (let i = 0; i < BINDING_BYTES; i += 8) mem.write64n(rec + i, 0);
     const affected = this.lists.reachers(b.client, this.participants, this.bindings);

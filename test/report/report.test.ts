@@ -19,6 +19,7 @@ import { provenance } from '../../src/report/provenance.ts';
 import { validateResults } from '../../src/report/read-results.ts';
 import { writeReport } from '../../src/report/report.ts';
 import { SCHEMA_VERSION, type ResultRow, type ResultsDocument } from '../../src/report/schema.ts';
+import { debianProgram } from '../debian-package.ts';
 
 // A small document in the shape `reproduce --json` writes: the rows the two figures draw, and
 // an experiment without a figure (shown as a table). Its values are test data, not results.
@@ -228,21 +229,8 @@ const CHROMIUM = '/usr/bin/chromium';
 /** Chromium's path, installing Debian's package when it is missing and we may; otherwise why
  *  the browser test cannot run. */
 function chromium(): { path: string } | { skip: string } {
-  if (existsSync(CHROMIUM)) return { path: CHROMIUM };
-  if (process.getuid?.() !== 0)
-    return {
-      skip: `${CHROMIUM} is missing and installing it needs root: run 'sudo apt-get install -y chromium'`,
-    };
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [
-    ['update', '-qq'],
-    ['install', '-y', '-qq', 'chromium'],
-  ]) {
-    const r = spawnSync('apt-get', args, { encoding: 'utf8', env });
-    if (r.status !== 0)
-      throw new Error(`apt-get ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}`);
-  }
-  return { path: CHROMIUM };
+  const r = debianProgram(CHROMIUM, 'chromium');
+  return 'path' in r ? r : { skip: r.missing };
 }
 
 test('in headless Chromium every figure of the page renders', (t) => {

@@ -61,6 +61,10 @@ export function registerExperimentCommands(program: Command): void {
       'a CPU profile (YAML or JSON) merged over the default Skylake profile',
     )
     .option(
+      '--threads <n>',
+      'worker threads for the experiments whose cases run in parallel (sqlite, rootkernel-price); default one per core, 1 runs them one after another here',
+    )
+    .option(
       '--quick',
       'small sizes for a smoke run (the long experiments run one case of each kind); the figures are not the ones reported',
     )

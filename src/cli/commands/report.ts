@@ -8,6 +8,7 @@ import { SKYLAKE, loadProfile } from '../../hw/profile.ts';
 import { provenance } from '../../report/provenance.ts';
 import { readResults, validateResults } from '../../report/read-results.ts';
 import { outputDirProblem, writeReport } from '../../report/report.ts';
+import { isSweepResultsFile } from '../../report/sweep-lines.ts';
 import { SCHEMA_VERSION, type ResultsDocument } from '../../report/schema.ts';
 import { ArgumentError } from '../errors.ts';
 import { checkExperimentIds, loadExperiments } from '../experiment-ids.ts';
@@ -54,6 +55,12 @@ async function report(ids: string[], opts: ReportOptions): Promise<void> {
   await checkExperimentIds(ids);
   const problem = outputDirProblem(opts.output);
   if (problem !== undefined) throw new ArgumentError(problem);
+  if (opts.from !== undefined && isSweepResultsFile(opts.from)) {
+    const { writeSweepReport } = await import('../../report/sweep-report.ts');
+    const r = await writeSweepReport(opts.from, opts.output);
+    process.stdout.write(`${r.index}: a sweep's runs, ${r.figures.length} figure(s)\n`);
+    return;
+  }
   const doc =
     opts.from !== undefined
       ? readResults(opts.from)
@@ -72,7 +79,10 @@ export function registerReportCommand(program: Command): void {
     )
     .argument('[ids...]', "experiment IDs (see 'skybridge list')")
     .requiredOption('-o, --output <dir>', 'the directory to write the report to')
-    .option('--from <file>', "a document written by 'skybridge reproduce --json'")
+    .option(
+      '--from <file>',
+      "a document written by 'skybridge reproduce --json', or a sweep's results (.jsonl: each numeric result drawn against the swept axes)",
+    )
     .option(
       '--profile <file>',
       'a CPU profile (YAML or JSON) merged over the default Skylake profile',
