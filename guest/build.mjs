@@ -253,6 +253,32 @@ export const GUESTS = [
     hostComparable: false,
     kernelProgram: true,
   },
+  {
+    name: 'mc-storage',
+    dir: 'storage',
+    source: 'storage.c',
+    defines: ['STORAGE_MANY_THREADS'],
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge', 'fs'],
+    extra: ['fs/libxv6fs.c'],
+    description:
+      'the storage servers with a lock around each request and entries for many serving threads: experiment multicore-sqlite',
+    hostComparable: false,
+    kernelProgram: true,
+  },
+  {
+    name: 'mc-ycsb-sqlite',
+    dir: 'storage',
+    source: 'ycsb-sqlite.c',
+    defines: ['YCSB_MANY_CLIENTS'],
+    includes: ['sel4', 'fiasco', 'zircon', 'skybridge', 'sqlite', 'ycsb'],
+    extra: ['sqlite/libsqlite-os.c', 'storage/fsclient.c', 'ycsb/libycsb.c'],
+    description:
+      'YCSB on SQLite as one of many clients (its own database, a common start, each operation timed): experiment multicore-sqlite',
+    hostComparable: false,
+    kernelProgram: true,
+    sqlite: true,
+    sse: true,
+  },
 ];
 
 /** Where the kernel maps SkyBridge's trampoline (guest/skybridge/skybridge-layout.h). */

@@ -152,6 +152,37 @@ static inline __attribute__((noreturn)) void rpc_serve(struct rpc_chan *c, rpc_h
   }
 }
 
+/* One serving thread for `n` clients that all reach it through one endpoint (seL4, client i
+   holding a send capability badged i + 1) or through gates bound to it (Fiasco.OC, client
+   i's gate labelled 4 * (i + 1)): the badge or label says whose request it is, and the
+   request is served with that client's connection `c[i]` (its own shared buffer, which the
+   client may be filling while another client's request is served). A request from no known
+   client is answered with status -1000. (Zircon needs a port for this: not here.) */
+static inline __attribute__((noreturn)) void rpc_serve_many(struct rpc_chan *c, uint64_t n,
+                                                            rpc_handler h, void *ipc) {
+  if (c[0].kind == RPC_SEL4) {
+    seL4_Word mr[4] = {0}, badge;
+    seL4_Recv(c[0].target, mr, &badge);
+    for (;;) {
+      uint64_t v = 0, i = badge - 1;
+      int64_t st = i < n ? h(mr[0], mr[1], mr[2], c[i].buffer, c[i].bytes, &v) : -1000;
+      mr[0] = v, mr[1] = (seL4_Word)st;
+      seL4_ReplyRecv(c[0].target, seL4_MessageInfo_new(0, 0, 2), mr, &badge);
+    }
+  } else {
+    l4_umword_t label;
+    l4_utcb_t *utcb = ipc;
+    l4_umword_t *mr = l4_utcb_mr_u(utcb)->mr;
+    l4_ipc_wait(utcb, &label, L4_IPC_NEVER);
+    for (;;) {
+      uint64_t v = 0, i = (label >> 2) - 1;
+      int64_t st = i < n ? h(mr[0], mr[1], mr[2], c[i].buffer, c[i].bytes, &v) : -1000;
+      mr[0] = v, mr[1] = (l4_umword_t)st;
+      l4_ipc_reply_and_wait(utcb, l4_msgtag(0, 2, 0, 0), &label, L4_IPC_NEVER);
+    }
+  }
+}
+
 /* Where a thread waits for good when its work is done (the kernel then goes quiet): the
    harness sets `rpc_kernel` (RPC_SEL4/FIASCO/ZIRCON: the kernel under any transport) and
    `rpc_park_target` (an seL4 endpoint slot no one sends to, or a Zircon channel). */

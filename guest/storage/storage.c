@@ -239,6 +239,104 @@ void fs_main(uint64_t unused, void *ipc) {
   rpc_server_main(&serve, fs_op, ipc);
 }
 
+/* ---- Many threads at once (experiment multicore-sqlite) ------------------------------
+   Built as the program mc-storage, with STORAGE_MANY_THREADS defined; the program storage is
+   built without any of it, so its image, and every single-threaded figure, is unchanged (a
+   shift of code or data moves the stack's cycles by a few per cent through the caches).
+   A server whose requests may be served by several threads at the same time (natively a
+   serving thread on each client core; under SkyBridge the handler running on every
+   client's core) takes one lock around each request: the file system's buffer cache, log,
+   inodes and open files, its connection onward to the RAM disk, and the RAM disk's
+   counters are each one state. The harness starts or registers the *_mt entries only when
+   a server has more than one thread; with one thread it uses the entries above, which take
+   no lock. The lock is a ticket lock: a request takes a ticket (LOCK XADD) and spins with
+   PAUSE until its number is served, so requests enter in the order they came. Serving
+   thread i serves `serves[i]`; an FS thread's own onward connection is `calls[i]`. */
+#ifdef STORAGE_MANY_THREADS
+enum { MAX_THREADS = 16 };
+struct rpc_chan serves[MAX_THREADS], calls[MAX_THREADS];
+static void *ipcs[MAX_THREADS];
+static volatile uint32_t next_ticket, now_serving;
+/* For the harness: requests served under the lock, those that found it taken, the PAUSE
+   loops they spun and the cycles they waited (each waiter's own RDTSC). Updated only by
+   the holder. */
+volatile uint64_t lock_taken, lock_contended, lock_spins, lock_wait_cycles;
+
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+static void lock(void) {
+  uint32_t me = __atomic_fetch_add(&next_ticket, 1, __ATOMIC_RELAXED);
+  if (__atomic_load_n(&now_serving, __ATOMIC_ACQUIRE) != me) {
+    uint64_t t0 = rdtsc(), spins = 0;
+    while (__atomic_load_n(&now_serving, __ATOMIC_ACQUIRE) != me) {
+      __asm__ volatile("pause");
+      spins++;
+    }
+    lock_contended++;
+    lock_spins += spins;
+    lock_wait_cycles += rdtsc() - t0;
+  }
+  lock_taken++;
+}
+
+static void unlock(void) {
+  __atomic_store_n(&now_serving, now_serving + 1, __ATOMIC_RELEASE);
+}
+
+static int64_t ramdisk_op_mt(uint64_t op, uint64_t a, uint64_t b, uint8_t *buf, uint64_t bytes,
+                             uint64_t *value) {
+  lock();
+  int64_t st = ramdisk_op(op, a, b, buf, bytes, value);
+  unlock();
+  return st;
+}
+
+/* Natively, the request came in on thread i's connection (its buffer says which), and the
+   file system goes on to the RAM disk through thread i's own connection and UTCB / IPC
+   buffer; under SkyBridge there is one onward connection, `call`, which the lock makes
+   safe to share. */
+static int64_t fs_op_mt(uint64_t op, uint64_t a, uint64_t b, uint8_t *buf, uint64_t bytes,
+                        uint64_t *value) {
+  lock();
+  for (int i = 0; i < MAX_THREADS; i++)
+    if (calls[i].kind != 0 && serves[i].buffer == buf) {
+      call = calls[i];
+      rpc_ipc_buffer = ipcs[i];
+      break;
+    }
+  int64_t st = fs_op(op, a, b, buf, bytes, value);
+  unlock();
+  return st;
+}
+
+uint64_t ramdisk_handler_mt(uint64_t op, uint64_t a, uint64_t b, const struct sb_call *c) {
+  return rpc_sb_handler(ramdisk_op_mt, op, a, b, c);
+}
+
+uint64_t fs_handler_mt(uint64_t op, uint64_t a, uint64_t b, const struct sb_call *c) {
+  return rpc_sb_handler(fs_op_mt, op, a, b, c);
+}
+
+/* Serving thread i of several. */
+void ramdisk_main_mt(uint64_t i, void *ipc) { rpc_serve(&serves[i], ramdisk_op_mt, ipc); }
+
+void fs_main_mt(uint64_t i, void *ipc) {
+  ipcs[i] = ipc;
+  rpc_serve(&serves[i], fs_op_mt, ipc);
+}
+
+/* One FS thread serving `n` clients, each with its own connection serves[i] (rpc.h's
+   rpc_serve_many): no lock, one thread. */
+void fs_main_many(uint64_t n, void *ipc) {
+  rpc_ipc_buffer = ipc;
+  rpc_serve_many(serves, n, fs_op, ipc);
+}
+#endif
+
 /* ---- A block client, to check the stack below the file system ------------------------ */
 
 /* Writes `n` blocks (block i filled with i * 7 + j), reads them back one by one and

@@ -28,6 +28,27 @@ enum { OUT_FULL_ROWS = OUT_COUNT + YCSB_NOPTYPES, OUT_FULL_OK, OUT_RESTART_OK,
 volatile uint64_t out[OUT_WORDS];
 extern volatile uint64_t fs_requests;
 
+/* Many clients at once (experiment multicore-sqlite): built as the program mc-ycsb-sqlite
+   with YCSB_MANY_CLIENTS defined; ycsb-sqlite itself is built without any of it, so its
+   image, and with it every figure of the single-client experiments, is unchanged (a shift
+   of code or data moves SQLite's cycles by a few per cent through the caches). Each client
+   has its own database in the one file system (SQLite allows one writer per database; a
+   shared one would serialise the clients in SQLite's own file lock): its name is
+   `db_path`. The client says it has `loaded`, waits until its core's clock reaches
+   `start_at` (the same for every client, set by the harness once all have loaded), stamps
+   each run-phase operation's cycles into `lat` (the first LAT_MAX), the run phase's first
+   and last RDTSC into `run_span`, and at the end counts its records into `rows_at_end`. */
+#ifdef YCSB_MANY_CLIENTS
+enum { LAT_MAX = 4096 };
+char db_path[32] = "/ycsb.db";
+volatile uint64_t loaded, start_at;
+uint64_t lat[LAT_MAX], run_span[2];
+volatile uint64_t rows_at_end;
+#define DB_PATH db_path
+#else
+#define DB_PATH "/ycsb.db"
+#endif
+
 /* Random bytes and the time, without Linux: SQLite's PRNG is seeded explicitly below, so
    these only have to be deterministic. */
 long sqlite_os_random(void *buf, size_t n) {
@@ -169,7 +190,7 @@ void client_main(uint64_t unused, void *ipc) {
   if (ycsb_init(&w, (char)param[0], param[1], param[2], param[3]) != 0) stop(1, 0);
   check(sqlite_guest_init(), 2);
   sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, (int)param[3], 0);
-  check(sqlite3_open("/ycsb.db", &db), 3);
+  check(sqlite3_open(DB_PATH, &db), 3);
   exec("PRAGMA journal_mode=DELETE", 4);
   if (w.fieldcount > MAX_FIELDS || w.fieldlength > sizeof value[0]) stop(1, 0);
   char sql[512], *p = sql;
@@ -190,6 +211,12 @@ void client_main(uint64_t unused, void *ipc) {
   uint64_t t1 = rdtsc(), f1 = fs_requests;
   out[OUT_LOAD_CYCLES] = t1 - t0;
   out[OUT_FS_LOAD] = f1 - f0;
+#ifdef YCSB_MANY_CLIENTS
+  loaded = 1;
+  while (start_at == 0 || rdtsc() < start_at) __asm__ volatile("pause");
+  t1 = rdtsc(), f1 = fs_requests;
+  uint64_t t_op = t1;
+#endif
   /* Run phase: each operation its own transaction (autocommit), as YCSB's JDBC binding. */
   struct ycsb_op op;
   while (ycsb_next(&w, &op)) {
@@ -214,9 +241,17 @@ void client_main(uint64_t unused, void *ipc) {
         stop(8, 0);
     }
     out[OUT_COUNT + op.type]++;
+#ifdef YCSB_MANY_CLIENTS
+    uint64_t now = rdtsc();
+    if (out[OUT_OPS] < LAT_MAX) lat[out[OUT_OPS]] = now - t_op;
+    t_op = now;
+#endif
     out[OUT_OPS]++;
   }
   out[OUT_RUN_CYCLES] = rdtsc() - t1;
+#ifdef YCSB_MANY_CLIENTS
+  run_span[0] = t1, run_span[1] = t1 + out[OUT_RUN_CYCLES];
+#endif
   out[OUT_FS_RUN] = fs_requests - f1;
   if (param[4]) {
     /* Power comes back: SQLite and the FS server start from what the disk kept. SQLite
@@ -229,7 +264,7 @@ void client_main(uint64_t unused, void *ipc) {
     sqlite3_close(db);
     db = 0;
     if (fs_restart() != 0) stop(30, 0);
-    check(sqlite3_open("/ycsb.db", &db), 31);
+    check(sqlite3_open(DB_PATH, &db), 31);
     out[OUT_RESTART_OK] = integrity_ok();
     /* The table, if its creation was committed before the power went. */
     sqlite3_stmt *st;
@@ -242,6 +277,12 @@ void client_main(uint64_t unused, void *ipc) {
     rpc_park();
   }
   if (!integrity_ok()) stop(9, 0);
+#ifdef YCSB_MANY_CLIENTS
+  sqlite3_stmt *st;
+  check(sqlite3_prepare_v2(db, "SELECT count(*) FROM usertable", -1, &st, 0), 40);
+  if (sqlite3_step(st) == SQLITE_ROW) rows_at_end = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+#endif
   out[OUT_STEP] = 100; /* done */
   rpc_park();
 }

@@ -68,6 +68,12 @@ export const CATALOG = [
       'seL4, Fiasco.OC and Zircon, one client thread per core; a single-threaded native server on its own core (cross-core IPC with IPIs; not on Zircon), a native server thread per core (the fair baseline), and SkyBridge; throughput and latency (p50, p99) against cores',
   },
   {
+    id: 'multicore-sqlite',
+    title: 'Many cores: YCSB on SQLite from 1–4 client cores over one FS and RAM-disk server',
+    description:
+      'seL4, one SQLite client per core, each its own database in the one file system; one native FS and RAM-disk thread on a core of their own, a server thread per client core (the fair baseline), and SkyBridge; a lock in each server; throughput, latency (p50, p99) and lock waiting against cores',
+  },
+  {
     id: 'eptp-scale',
     title: 'EPTP lists past 511: a client bound to more servers than its list holds',
     description:

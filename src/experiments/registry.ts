@@ -12,6 +12,7 @@ import { rootkernelPrice } from './rootkernel-price.ts';
 import { temporal } from './temporal.ts';
 import { mitigations } from './mitigations.ts';
 import { multicore } from './multicore.ts';
+import { multicoreSqlite } from './multicore-sqlite.ts';
 import { eptpScale } from './eptp-scale.ts';
 import { worstCases } from './worst-cases.ts';
 
@@ -25,6 +26,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   temporal,
   mitigations,
   multicore,
+  multicoreSqlite,
   eptpScale,
   worstCases,
 ];
