@@ -79,7 +79,7 @@ export const BY_MNEMONIC = new Map<number, [Op, Cls]>([
   [M.Vmfunc, [Op.Vmfunc, Cls.Nop]],
   [M.Rdtsc, [Op.Rdtsc, Cls.Nop]],
   [M.Cpuid, [Op.Cpuid, Cls.Nop]],
-  [M.Pause, [Op.Pause, Cls.Nop]],
+  [M.Pause, [Op.Pause, Cls.Pause]],
   [M.Ud2, [Op.Ud2, Cls.Nop]],
   [M.Int3, [Op.Int3, Cls.Nop]],
   [M.Verw, [Op.Verw, Cls.Nop]],

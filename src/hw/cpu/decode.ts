@@ -184,6 +184,10 @@ function fill(d: Insn, ins: IcedInstruction): void {
     }
   }
   if (ins.opCount > 3) d.op = Op.Ud;
+  // A locked read-modify-write costs its own class (SDM Vol. 3A §9.1.2: XCHG with memory is
+  // locked whether or not it has the prefix).
+  if (ins.hasLockPrefix) d.cls = Cls.Locked;
+  else if (m === M.Xchg && (d.k0 === K.Mem || d.k1 === K.Mem)) d.cls = Cls.XchgMem;
   finishSizes(d, ins, m);
   if (d.op >= Op.MovXmm) finishSse(d, m);
 }

@@ -271,6 +271,11 @@ export const enum Cls {
   SseInsert,
   SseDivSingle,
   SseSqrtSingle,
+  /** A LOCK-prefixed read-modify-write (LOCK ADD/XADD/CMPXCHG/...). */
+  Locked,
+  /** XCHG with a memory operand: locked without the prefix (SDM XCHG). */
+  XchgMem,
+  Pause,
   Count,
 }
 
@@ -305,6 +310,9 @@ export const CLASS_NAMES = [
   'sseInsert',
   'sseDivSingle',
   'sseSqrtSingle',
+  'locked',
+  'xchgMem',
+  'pause',
 ] as const;
 
 export class Insn {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Stop } from '../../../src/hw/cpu/interpreter.ts';
+import { R } from '../../../src/hw/core.ts';
 import { mapGuestRange } from '../../../src/hw/page-table-writer.ts';
 import { Trap } from '../../../src/hw/traps.ts';
 import { Guest, USER_CODE, USER_DATA } from '../guest.ts';
@@ -125,5 +126,25 @@ describe('interpreter', () => {
     }
     const ev = exception(trap);
     assert.deepEqual([ev.vector, ev.cr2, ev.rip], [14, USER_CODE + 2 * 4096, at]);
+  });
+});
+
+describe('the cost of locked operations and PAUSE (profile.insn)', () => {
+  /** Cycles `code` takes, run twice (the second run warm: no fetch or data misses). */
+  const cycles = (code: number[]): number => {
+    const g = new Guest();
+    g.core.regs.set(R.RBX, USER_DATA);
+    exec(g, code);
+    const t0 = g.core.cycles;
+    exec(g, code);
+    return g.core.cycles - t0;
+  };
+  const p = new Guest().m.profile.insn;
+  it('LOCK XADD costs the locked class, XCHG with memory its own, PAUSE its own', () => {
+    assert.equal(cycles(hex('f0 48 0f c1 03')), p.locked); // lock xadd [rbx], rax
+    assert.equal(cycles(hex('48 87 03')), p.xchgMem); // xchg [rbx], rax
+    assert.equal(cycles(hex('48 87 c3')), p.alu); // xchg rbx, rax: no lock
+    assert.equal(cycles(hex('48 0f c1 03')), p.alu); // xadd [rbx], rax: no lock
+    assert.equal(cycles(hex('f3 90')), p.pause);
   });
 });
