@@ -38,6 +38,7 @@ import { KernelMitigations, NO_MITIGATIONS, type MitigationConfig } from './miti
 import { UserApi } from './user.ts';
 import { scanCode } from '../binary/scanner.ts';
 import { COMMON_KERNEL, USER_LIB } from './kernel-mixes.ts';
+import { layoutCommonPaths, type CommonPaths } from './common-paths.ts';
 
 export interface SubkernelConfig {
   /** Kernel page-table isolation: the kernel runs on its own root; two CR3 writes per entry. */
@@ -73,30 +74,6 @@ const KPTI_USER_PCID_BIT = 0x800;
 
 /** Kernel code paths common to every personality, laid out once. Instruction counts of the
  *  kernel's own logic here are small and generic; the personality's IPC paths carry theirs. */
-interface CommonPaths {
-  syscallEntry: number;
-  kptiEnter: Block;
-  kptiEnterCr3: number;
-  entry: Block;
-  interruptEntry: Block;
-  exit: Block;
-  kptiLeave: Block;
-  kptiLeaveCr3: number;
-  sysret: number;
-  iretFrame: Block;
-  iret: number;
-  switchSpace: Block;
-  switchCr3: number;
-  schedule: Block;
-  timer: Block;
-  fault: Block;
-  threadExit: Block;
-  /** Builds the ICR value and sends a reschedule IPI (WRMSR to the x2APIC ICR). */
-  ipiSend: Block;
-  ipiWrmsr: number;
-  /** The VMCALL the kernel makes hypercalls with. */
-  vmcall: number;
-}
 
 /** Something built into the kernel beside the personality (SkyBridge's Subkernel part):
  *  its own kernel text, per-core boot work, and a hook on every exit to user mode. */
@@ -174,7 +151,7 @@ export class Subkernel {
     const guestBytes = this.rootkernel?.guestBytes ?? computeLayout(m.mem.size).guestBytes;
     this.kernelOwner = m.owners.id('kernel');
     this.text = new CodeLayout(KERNEL_TEXT, KERNEL_TEXT_BYTES, COMMON_KERNEL);
-    this.paths = this.layoutCommon(this.text);
+    this.paths = layoutCommonPaths(this.text, personality.entryExit);
     personality.layoutKernel(this.text);
     for (const x of extensions) x.layoutKernel(this.text);
     // Last, so that a mitigation turned on moves no other code.
@@ -230,62 +207,6 @@ export class Subkernel {
       for (const x of extensions) x.boot(this, core);
       if (config.tickCycles > 0) m.setTimer(core, core.cycles + config.tickCycles, TIMER_VECTOR);
     }
-  }
-
-  private layoutCommon(t: CodeLayout): CommonPaths {
-    const ee = this.personality.entryExit;
-    t.align(64);
-    const syscallEntry = t.base + t.used;
-    const kptiEnter = t.block(2, 10);
-    const kptiEnterCr3 = t.insn('movCr3Rax');
-    const entry = t.block(ee.entryInstructions, ee.entryBytes, ee.mix);
-    t.align(64);
-    const interruptEntry = t.block(ee.entryInstructions + 4, ee.entryBytes + 12, ee.mix);
-    const fault = t.block(ee.entryInstructions + 8, ee.entryBytes + 24, ee.mix);
-    t.align(64);
-    const exit = t.block(ee.exitInstructions, ee.exitBytes, ee.mix);
-    const kptiLeave = t.block(2, 10);
-    const kptiLeaveCr3 = t.insn('movCr3Rax');
-    const sysretAt = t.insn('sysretq');
-    const iretFrame = t.block(5, 20);
-    const iret = t.insn('iretq');
-    t.align(64);
-    // switchToThread: compare the new root with the current one, build CR3 (seL4
-    // switchToThread_fp: ~6 instructions before the write).
-    const switchSpace = t.block(6, 22);
-    const switchCr3 = t.insn('movCr3Rax');
-    // chooseThread: bitmap scan (bsr), head load, dequeue (seL4 schedule/chooseThread).
-    const schedule = t.block(24, 80);
-    const timer = t.block(20, 64);
-    const threadExit = t.block(12, 40);
-    const ipiSend = t.block(4, 14);
-    const ipiWrmsr = t.insn('wrmsr');
-    const vmcallAt = t.insn('vmcall');
-    if (sysretAt >= KERNEL_TEXT + 4096 || iret >= KERNEL_TEXT + 4096) {
-      throw new Error('kernel entry/exit text must fit in its first page (the KPTI window)');
-    }
-    return {
-      syscallEntry,
-      kptiEnter,
-      kptiEnterCr3,
-      entry,
-      interruptEntry,
-      exit,
-      kptiLeave,
-      kptiLeaveCr3,
-      sysret: sysretAt,
-      iretFrame,
-      iret,
-      switchSpace,
-      switchCr3,
-      schedule,
-      timer,
-      fault,
-      threadExit,
-      ipiSend,
-      ipiWrmsr,
-      vmcall: vmcallAt,
-    };
   }
 
   /** The Rootkernel; an error on bare hardware, which has none. */
