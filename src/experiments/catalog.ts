@@ -83,7 +83,7 @@ export const CATALOG = [
     id: 'worst-cases',
     title: 'SkyBridge’s worst cases',
     description:
-      'the first call after a context switch with and without PCID; TLB thrash across many EPT views and many clients; chains of depth 1–8; every server stack busy',
+      'the first call after a context switch with and without PCID and VPID; TLB thrash across many EPT views and many clients; chains of depth 1–8; every server stack busy',
   },
 ] as const satisfies readonly ExperimentInfo[];
 

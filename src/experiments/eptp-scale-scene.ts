@@ -10,6 +10,7 @@ import type { CpuProfile } from '../hw/profile-schema.ts';
 import type { Block } from '../kernel/code-layout.ts';
 import type { Process } from '../kernel/process.ts';
 import type { Subkernel } from '../kernel/subkernel.ts';
+import type { RootkernelConfig } from '../rootkernel/layout.ts';
 import { SkyBridge } from '../skybridge/skybridge.ts';
 import { callFromTs } from '../skybridge/ts-client.ts';
 import { SEEDS } from './experiment.ts';
@@ -80,6 +81,8 @@ export interface ScaleSceneOptions {
   chain?: boolean;
   /** Bind each client to the first server only (default: to every server). */
   bindFirstOnly?: boolean;
+  /** The Rootkernel's options (default: its defaults). */
+  rootkernel?: RootkernelConfig;
 }
 
 export interface ScaleScene {
@@ -109,6 +112,7 @@ export function scaleScene(o: ScaleSceneOptions): ScaleScene {
       tickCycles: o.tickCycles ?? 0,
       ...(o.timesliceTicks !== undefined && { timesliceTicks: o.timesliceTicks }),
       ...(o.pcid !== undefined && { pcid: o.pcid }),
+      ...(o.rootkernel !== undefined && { rootkernel: o.rootkernel }),
     },
     [sb],
   );

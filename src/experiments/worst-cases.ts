@@ -4,7 +4,9 @@
 // it).
 // - switch: client processes take turns on one core (a timer tick per slice), each calling
 //   its own view of one server; the first call of each slice (after a context switch) against
-//   the next one, with and without PCIDs;
+//   the next one, with and without PCIDs, and with the Rootkernel's VPID on and off (without
+//   VPID every VM exit and entry flushes the guest's TLB entries, so the VM exits of the
+//   turns, counted, are what could change the figure);
 // - views: one client calling K servers round-robin, all resident: every call runs under
 //   another view's EP4TA, so the TLB holds K views' entries at once or thrashes;
 // - chains: client → s0 → s1 → … → s(d−1), each handler calling the next (d = 1–8);
@@ -31,17 +33,29 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 export interface SwitchPoint {
   clients: number;
   pcid: boolean;
+  vpid: boolean;
   afterSwitch: number[];
   warm: number[];
+  /** Turns run (each: a context switch, two calls, the rest of the slice), cold starts too. */
+  turns: number;
+  /** VM exits on the core from the first turn to the last, all reasons. */
+  vmExits: number;
+  /** VM exits before the first turn: the kernel's and SkyBridge's hypercalls at boot and
+   *  registration. */
+  setupExits: number;
+  /** Of those, VMCALLs. */
+  setupVmcalls: number;
 }
 
 /** `clients` client processes on one core, one slice (one tick of `tick` cycles) each in
- *  turn; in each slice a thread makes two calls and then spends the rest of its slice. */
+ *  turn; in each slice a thread makes two calls and then spends the rest of its slice.
+ *  `vpid` is the Rootkernel's "enable VPID" control (RootkernelConfig.vpid). */
 export function measureSwitch(
   profile: CpuProfile,
   clients: number,
   pcid: boolean,
   slices: number,
+  vpid = true,
 ): SwitchPoint {
   const s = scaleScene({
     profile,
@@ -51,8 +65,19 @@ export function measureSwitch(
     tickCycles: 20_000,
     timesliceTicks: 1,
     pcid,
+    rootkernel: { vpid },
   });
-  const out: SwitchPoint = { clients, pcid, afterSwitch: [], warm: [] };
+  const out: SwitchPoint = {
+    clients,
+    pcid,
+    vpid,
+    afterSwitch: [],
+    warm: [],
+    turns: 0,
+    vmExits: 0,
+    setupExits: 0,
+    setupVmcalls: 0,
+  };
   let last = -1;
   for (let c = 0; c < clients; c++) {
     const p = s.clients[c]!;
@@ -78,6 +103,7 @@ export function measureSwitch(
                 out.warm.push(times[1]!);
               }
               n++;
+              out.turns++;
             }
             u.run(s.spin);
             yield* u.poll();
@@ -86,7 +112,11 @@ export function measureSwitch(
       { priority: 100 },
     );
   }
+  const before = s.m.snapshot();
   runAll(s);
+  out.setupExits = before.get('vmexits');
+  out.setupVmcalls = before.get('vmexit.vmcall');
+  out.vmExits = s.m.snapshot().minus(before).get('vmexits');
   return out;
 }
 
@@ -139,30 +169,41 @@ function run(ctx: RunContext): ExperimentResult {
   const clientCounts = q ? [2] : [2, 8];
   const viewCounts = q ? [1, 4, 16] : [1, 4, 16, 64, 256];
   const depths = q ? [1, 4, 8] : [1, 2, 3, 4, 6, 8];
-  const total = clientCounts.length * 2 + viewCounts.length + depths.length + 1;
+  const total = clientCounts.length * 4 + viewCounts.length + depths.length + 1;
   let done = 0;
   const tick = () => ctx.progress?.(++done, total);
 
   const sw: SwitchPoint[] = [];
+  const onOff = (b: boolean) => (b ? 'on' : 'off');
   for (const clients of clientCounts)
-    for (const pcid of [true, false]) {
-      const p = measureSwitch(P, clients, pcid, q ? 4 : 12);
-      sw.push(p);
-      for (const [after, xs] of [
-        ['switch', p.afterSwitch],
-        ['warm', p.warm],
-      ] as const)
+    for (const vpid of [true, false])
+      for (const pcid of [true, false]) {
+        const p = measureSwitch(P, clients, pcid, q ? 4 : 12, vpid);
+        sw.push(p);
+        const what = `${clients} clients of one server taking turns on one core, PCID ${onOff(pcid)}, VPID ${onOff(vpid)}`;
+        for (const [after, xs] of [
+          ['switch', p.afterSwitch],
+          ['warm', p.warm],
+        ] as const)
+          add({
+            group: 'switch',
+            params: { ...base, clients, pcid, vpid, after },
+            metric: 'cycles-per-call',
+            measurement: `a call ${after === 'switch' ? 'right after a context switch' : 'next after that one'}, ${what}`,
+            value: mean(xs),
+            unit: 'cycles',
+            stats: summarize(xs),
+          });
         add({
           group: 'switch',
-          params: { ...base, clients, pcid, after },
-          metric: 'cycles-per-call',
-          measurement: `a call ${after === 'switch' ? 'right after a context switch' : 'next after that one'}, ${clients} clients of one server taking turns on one core, PCID ${pcid ? 'on' : 'off'}`,
-          value: mean(xs),
-          unit: 'cycles',
-          stats: summarize(xs),
+          params: { ...base, clients, pcid, vpid },
+          metric: 'vm-exits-per-op',
+          measurement: `VM exits (all reasons) per turn: a context switch, two calls and the rest of the slice, from the first turn to the last (${p.turns} turns); ${what}`,
+          value: p.vmExits / p.turns,
+          unit: 'exits',
         });
-      tick();
-    }
+        tick();
+      }
   const views = new Map<number, number>();
   for (const k of viewCounts) {
     const xs = measureViews(P, k, q ? 4 : 10);
@@ -210,8 +251,29 @@ function run(ctx: RunContext): ExperimentResult {
       });
   tick();
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  const swAt = (c: number, pcid: boolean) => sw.find((x) => x.clients === c && x.pcid === pcid)!;
+  const swAt = (c: number, pcid: boolean, vpid = true) =>
+    sw.find((x) => x.clients === c && x.pcid === pcid && x.vpid === vpid)!;
+  // Call by call, each run without VPID against the same run with it (the scene is
+  // deterministic, so the k-th call of one is the k-th call of the other).
+  let callsCompared = 0;
+  let callsDiffering = 0;
+  let vpidDelta = 0;
+  for (const x of sw.filter((p) => !p.vpid)) {
+    const on = swAt(x.clients, x.pcid);
+    for (const [a, b] of [
+      [x.afterSwitch, on.afterSwitch],
+      [x.warm, on.warm],
+    ] as const)
+      a.forEach((v, i) => {
+        callsCompared++;
+        const d = Math.abs(v - (b[i] ?? Number.NaN));
+        if (!(d < 1e-6)) callsDiffering++;
+        if (d > vpidDelta) vpidDelta = d;
+      });
+  }
+  const turnExits = sw.reduce((a, x) => a + x.vmExits, 0);
   const c0 = clientCounts[0]!;
+  const setup = swAt(c0, true, false);
   const vMax = viewCounts[viewCounts.length - 1]!;
   const dMax = depths[depths.length - 1]!;
   return {
@@ -220,7 +282,8 @@ function run(ctx: RunContext): ExperimentResult {
     rows,
     notes: [
       `seL4, one core unless said; every answer was checked against the server that should have given it.${q ? ' --quick: fewer cases and repetitions.' : ''}`,
-      `switch: the first call after a context switch costs ${fmt(mean(swAt(c0, true).afterSwitch))} cycles with PCIDs and ${fmt(mean(swAt(c0, false).afterSwitch))} without (${c0} clients), against ${fmt(mean(swAt(c0, true).warm))} for the next call: without PCIDs the kernel's CR3 write flushes the TLB, so the trampoline, tag, record, thread-block and server pages all walk again (2-D walks through the view's EPT). VPID is always on in this Rootkernel (VM exits flush nothing), so the case without VPID is not run.`,
+      `switch: the first call after a context switch costs ${fmt(mean(swAt(c0, true).afterSwitch))} cycles with PCIDs and ${fmt(mean(swAt(c0, false).afterSwitch))} without (${c0} clients), against ${fmt(mean(swAt(c0, true).warm))} for the next call: without PCIDs the kernel's CR3 write flushes the TLB, so the trampoline, tag, record, thread-block and server pages all walk again (2-D walks through the view's EPT).`,
+      `switch without VPID: the Rootkernel with "enable VPID" off (RootkernelConfig.vpid false), where every VM exit and entry invalidates the guest's linear and combined TLB entries (SDM Vol. 3C §29.4.3.1). A SkyBridge call makes no VM exit (VMFUNC switches the EPTP in non-root mode), timer ticks go through the guest's IDT (external-interrupt exiting is off), and the context switch is a guest CR3 write (CR3-load exiting is off): the turns made ${turnExits} VM exits in all runs together; the ${setup.setupExits} before them (${setup.setupVmcalls === setup.setupExits ? 'all' : `${setup.setupVmcalls} of them`} VMCALL hypercalls at boot and registration, with ${c0} clients) come before the first turn. ${callsDiffering === 0 ? `All ${callsCompared} measured calls cost the same to the cycle with VPID off as with it` : `${callsDiffering} of ${callsCompared} measured calls ${callsDiffering === 1 ? 'differs' : 'differ'} with VPID off, by at most ${fmt(vpidDelta)} cycles${turnExits === 0 ? ", from what the TLB holds and not from an exit in the turns (without VPID the setup hypercalls' exits and entries flushed the guest's entries, and the guest shares VPID 0 with the Rootkernel, so its flushing CR3 writes can drop the Rootkernel's leftover entries too)" : ''}`}. VPID matters to a SkyBridge call only in a guest that exits between calls (a CPUID, a hypercall, or a VMM that takes interrupts by exiting): without VPID it loses all its linear and combined entries, global ones included, at each exit and again at the entry back.`,
       `views: one client calling ${vMax} resident servers in turn pays ${fmt(views.get(vMax)!)} cycles per call against ${fmt(views.get(1)!)} for one: no exit and no flush, but each view's translations carry its own EP4TA, so ${vMax} views need ${vMax} times the TLB entries and their EPT tables' cache lines; past the STLB's reach every call walks.`,
       `chains: ${depths.map((d) => `depth ${d}: ${fmt(chains.get(d)!)}`).join(', ')} cycles; each level adds a round trip in a view of its own, and deeper levels add TLB pressure as the views multiply (depth ${dMax} costs ${(chains.get(dMax)! / chains.get(1)! / dMax).toFixed(1)}× ${dMax} single calls).`,
       busy.busy.length > 0

@@ -260,7 +260,7 @@ export class Mmu {
   }
 
   /** VM entry and exit with VPID disabled invalidate the mappings of VPID 0 (SDM Vol. 3C
-   *  §29.4.3.3? see docs): linear and combined, every EP4TA; guest-physical ones survive. */
+   *  §29.4.3.1): linear and combined, every EP4TA; guest-physical ones survive. */
   onVmTransitionWithoutVpid(): number {
     return this.inv([...this.linearStructures(), ...this.guestPscs()], {
       vpid: 0,

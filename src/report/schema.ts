@@ -77,6 +77,12 @@ export const paramsSchema = z
     crossCore: z.boolean().optional().describe('server on another core'),
     kpti: z.boolean().optional().describe('kernel page-table isolation'),
     pcid: z.boolean().optional().describe('process-context identifiers'),
+    vpid: z
+      .boolean()
+      .optional()
+      .describe(
+        'virtual-processor identifiers: the Rootkernel\'s "enable VPID" control (off: VM exits and entries flush the guest\'s TLB entries)',
+      ),
     flush: z
       .boolean()
       .optional()
@@ -387,6 +393,7 @@ const PARAM_SEGMENTS: {
   crossCore: (v) => (v ? 'crossCore' : undefined),
   kpti: onOff('kpti'),
   pcid: onOff('pcid'),
+  vpid: onOff('vpid'),
   flush: (v) => (v ? 'flush' : 'no-flush'),
   ept: (v) => `ept-${v}`,
   caches: (v) => v,

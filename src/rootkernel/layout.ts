@@ -50,6 +50,11 @@ export interface RootkernelConfig {
    *  1 GiB page for every whole GiB of guest RAM, 2 MiB pages in the GiB holding the
    *  boundary), '2m' or '4k' (every page that size). */
   eptPages?: EptPages;
+  /** The "enable VPID" secondary control (SDM Vol. 3C §25.6.2), on by default with VPID 1.
+   *  Off, the guest's translations carry VPID 0, like the host's, and every VM exit and VM
+   *  entry invalidates the linear and combined mappings of VPID 0 for all PCIDs and EP4TAs
+   *  (SDM Vol. 3C §29.1, §29.4.3.1; §28.1 and §28.3.3.1 in editions before 2024). */
+  vpid?: boolean;
 }
 
 export type EptPages = '1g' | '2m' | '4k';
@@ -107,6 +112,9 @@ export function computeLayout(memBytes: number, cfg: RootkernelConfig = {}): Lay
   const eptPages = cfg.eptPages ?? '1g';
   if (!EPT_PAGES.includes(eptPages)) {
     throw new LayoutError(`eptPages ${String(eptPages)}: one of ${EPT_PAGES.join(', ')}`);
+  }
+  if (cfg.vpid !== undefined && typeof cfg.vpid !== 'boolean') {
+    throw new LayoutError(`vpid ${String(cfg.vpid)}: true or false`);
   }
   const base = guestBytes;
   return {

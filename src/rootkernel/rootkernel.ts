@@ -7,8 +7,9 @@
 //   go through the guest's IDT;
 // - CPUID and VMCALL exit unconditionally; EPT violations and misconfigurations exit; a
 //   VMFUNC that fails (bad list index or invalid EPTP) exits with reason 59.
-// VPID is on (VPID 1), so VM entries and exits flush no TLB entries (SDM Vol. 3C §29.1), and
-// EPTP switching is enabled with each core's own EPTP-list page.
+// VPID is on (VPID 1) unless RootkernelConfig.vpid is false, so VM entries and exits flush no
+// TLB entries (SDM Vol. 3C §29.1); with it off they flush the guest's linear and combined
+// mappings (§29.4.3.1). EPTP switching is enabled with each core's own EPTP-list page.
 //
 // An EPT violation, EPT misconfiguration or failed VMFUNC is never silent: the guest is
 // re-entered at the Subkernel's upcall entry (SetUpcall) at CPL 0 with the fault described in
@@ -112,6 +113,7 @@ export class Rootkernel {
       });
     }
     const baseRoot = buildBaseEpt(mem, pool, l);
+    const vpid = config.vpid !== false;
     const lists: number[] = [];
     for (const core of machine.cores) {
       const list = pool.take();
@@ -121,9 +123,10 @@ export class Rootkernel {
       const top = stackTop(l, core.id);
       // Secondary controls "enable EPT" and "enable VPID" (SDM Vol. 3C §25.6.2); VPID 1 on
       // every core (TLBs are per core, so one guest needs one tag), never 0 (§27.2.1.1).
+      // Without VPID (config.vpid false) the field is unused and the current VPID is 0.
       v.enableEpt = true;
-      v.enableVpid = true;
-      v.vpid = 1;
+      v.enableVpid = vpid;
+      v.vpid = vpid ? 1 : 0;
       // "Enable VM functions" and VM-function control bit 0, EPTP switching (§25.6.14,
       // §26.5.6.3); the list is this core's page, entry 0 the base EPTP.
       v.enableVmFunctions = true;
