@@ -28,6 +28,18 @@ export interface ReproduceOptions {
   quick?: boolean;
   /** Worker threads (a whole number ≥ 1, as text from the command line). */
   threads?: string;
+  /** YCSB's records and operations per case (whole numbers ≥ 1, as text), or --full. */
+  records?: string;
+  operations?: string;
+  full?: boolean;
+}
+
+/** `text` as a whole number of at least 1, or a usage error naming `option`. */
+function count(option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new ArgumentError(`${option} must be a whole number of at least 1, got '${text}'`);
+  return Number(text);
 }
 
 /** Runs `e` (its cases in worker threads when it offers that), with a progress bar and its
@@ -37,8 +49,7 @@ async function runOne(
   profile: CpuProfile,
   showProgress: boolean,
   counters: boolean,
-  quick = false,
-  threads?: number,
+  sizes: Pick<RunContext, 'quick' | 'threads' | 'ycsb'>,
 ): Promise<ExperimentResult> {
   const bar = showProgress
     ? new cliProgress.SingleBar(
@@ -56,8 +67,7 @@ async function runOne(
   try {
     const ctx: RunContext = {
       profile,
-      ...(quick && { quick }),
-      ...(threads === undefined ? {} : { threads }),
+      ...sizes,
       ...(log === undefined ? {} : { counters: log }),
       progress: (done, total) => {
         if (!bar) return;
@@ -132,11 +142,22 @@ function outFormat(opts: ReproduceOptions): Format | undefined {
 
 export async function reproduce(ids: string[], opts: ReproduceOptions): Promise<void> {
   const experiments = await loadExperiments(ids);
-  const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-  if (threads !== undefined && !(/^\d+$/.test(opts.threads!) && threads >= 1))
-    throw new ArgumentError(
-      `--threads must be a whole number of at least 1, got '${opts.threads}'`,
-    );
+  const threads = count('--threads', opts.threads);
+  const records = count('--records', opts.records);
+  const operations = count('--operations', opts.operations);
+  if (opts.full === true && opts.quick === true)
+    throw new ArgumentError('--full and --quick ask for opposite sizes: give one of them');
+  const sizes: Pick<RunContext, 'quick' | 'threads' | 'ycsb'> = {
+    ...(opts.quick === true && { quick: true }),
+    ...(threads !== undefined && { threads }),
+    ...((records !== undefined || operations !== undefined || opts.full === true) && {
+      ycsb: {
+        ...(records !== undefined && { records }),
+        ...(operations !== undefined && { operations }),
+        ...(opts.full === true && { full: true }),
+      },
+    }),
+  };
   const fileFormat = outFormat(opts);
   const profile = opts.profile ? loadProfile(opts.profile) : SKYLAKE;
   const prov = provenance(profile, opts.profile ?? 'default');
@@ -157,14 +178,7 @@ export async function reproduce(ids: string[], opts: ReproduceOptions): Promise<
     const showProgress = stdoutFormat === undefined && process.stderr.isTTY === true;
     for (const w of writers) w.begin(prov);
     for (const e of experiments) {
-      const r = await runOne(
-        e,
-        profile,
-        showProgress,
-        opts.counters === true,
-        opts.quick === true,
-        threads,
-      );
+      const r = await runOne(e, profile, showProgress, opts.counters === true, sizes);
       for (const w of writers) w.experiment(r);
     }
     for (const w of writers) w.end();

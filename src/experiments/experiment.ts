@@ -29,6 +29,15 @@ export interface RunContext {
   counters?: CounterLog;
   /** Worker threads for `runParallel` (default: one per core). */
   threads?: number;
+  /** YCSB's sizes for the experiments that run it (`--records`, `--operations`, `--full`). */
+  ycsb?: YcsbSize;
+}
+
+/** Records loaded and operations run per YCSB case; `full`: the paper-scale size. */
+export interface YcsbSize {
+  records?: number;
+  operations?: number;
+  full?: boolean;
 }
 
 /** An experiment: its id, title and description (from catalog.ts) and how to run it. */

@@ -20,7 +20,7 @@ import { experimentInfo } from './catalog.ts';
 import { guestImage } from './guest-image.ts';
 import { KERNELS } from './kernels.ts';
 import { TaskPool, progressCounter } from './parallel.ts';
-import { OPERATIONS, RECORDS } from './sqlite.ts';
+import { ycsbSize } from './sqlite.ts';
 import { runYcsb, type Translation, type YcsbCase, type YcsbResult } from './sqlite-ycsb.ts';
 import type { Platform } from './storage.ts';
 
@@ -42,14 +42,14 @@ function plan(ctx: RunContext): YcsbCase[] {
   const platforms: readonly Platform[] = ctx.quick
     ? ['bare', 'ept-1g', 'ept-4k']
     : ['bare', 'ept-1g', 'ept-2m', 'ept-4k'];
-  const n = ctx.quick ? 20 : undefined;
+  const { records, operations } = ycsbSize(ctx, 20);
   return kernels.flatMap((kernel) =>
     platforms.map((platform) => ({
       kernel,
       transport: 'native' as const,
       workload: 'a' as const,
-      records: n ?? RECORDS,
-      operations: n ?? OPERATIONS,
+      records,
+      operations,
       platform,
     })),
   );

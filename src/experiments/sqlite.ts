@@ -19,6 +19,22 @@ import { runYcsb, WORKLOADS, type YcsbCase, type YcsbResult } from './sqlite-ycs
  *  this scale; the paper's sizes are not given in our sources). */
 export const RECORDS = 100;
 export const OPERATIONS = 100;
+/** `--full`: YCSB's own sizes (its workload files, e.g. workloads/workloada: recordcount=1000,
+ *  operationcount=1000), ten times the default's; hours of host time for every workload. */
+export const FULL_RECORDS = 1000;
+export const FULL_OPERATIONS = 1000;
+
+/** Records and operations per YCSB case: explicit counts, else --full's, else --quick's
+ *  (`quick`), else the default. */
+export function ycsbSize(ctx: RunContext, quick: number): { records: number; operations: number } {
+  const y = ctx.ycsb ?? {};
+  const base = y.full
+    ? [FULL_RECORDS, FULL_OPERATIONS]
+    : ctx.quick
+      ? [quick, quick]
+      : [RECORDS, OPERATIONS];
+  return { records: y.records ?? base[0]!, operations: y.operations ?? base[1]! };
+}
 
 const PAPER = 'SkyBridge (Mi et al., EuroSys 2019), SQLite3 with YCSB over xv6fs and a RAM disk';
 const PUBLISHED: Record<KernelName, { value: number; text: string }> = {
@@ -36,10 +52,9 @@ interface Plan {
   crashPoints: number;
 }
 
-function plan(ctx: RunContext): Plan {
+export function plan(ctx: RunContext): Plan {
   const workloads = ctx.quick ? (['a'] as const) : WORKLOADS;
-  const records = ctx.quick ? 20 : RECORDS;
-  const operations = ctx.quick ? 20 : OPERATIONS;
+  const { records, operations } = ycsbSize(ctx, 20);
   const cases: YcsbCase[] = [];
   for (const kernel of KERNELS)
     for (const workload of workloads)

@@ -109,6 +109,12 @@ test('usage errors exit 2: an unknown option, an unknown command; runtime errors
   assert.equal(cli('nope').status, 2);
   assert.equal(cli('reproduce', '--profile', '/nonexistent/profile.yaml').status, 1);
   assert.equal(cli('--help').status, 0);
+  const both = cli('reproduce', 'sqlite', '--full', '--quick');
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--full and --quick ask for opposite sizes/);
+  const zero = cli('reproduce', 'sqlite', '--records', '0');
+  assert.equal(zero.status, 2);
+  assert.match(zero.stderr, /--records must be a whole number of at least 1, got '0'/);
 });
 
 test('reproduce prints each experiment as soon as it has finished', async () => {

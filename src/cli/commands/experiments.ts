@@ -65,6 +65,18 @@ export function registerExperimentCommands(program: Command): void {
       'worker threads for the experiments whose cases run in parallel (sqlite, rootkernel-price); default one per core, 1 runs them one after another here',
     )
     .option(
+      '--records <n>',
+      'YCSB records loaded per case (sqlite, rootkernel-price; default 100, --quick 20)',
+    )
+    .option(
+      '--operations <n>',
+      'YCSB operations run per case (sqlite, rootkernel-price; default 100, --quick 20)',
+    )
+    .option(
+      '--full',
+      "the paper-scale YCSB size: YCSB's own 1,000 records and 1,000 operations per case (hours on 2 cores)",
+    )
+    .option(
       '--quick',
       'small sizes for a smoke run (the long experiments run one case of each kind); the figures are not the ones reported',
     )
