@@ -37,6 +37,8 @@ export interface Evacuated {
   loaderReferences: number;
   /** FDEs copied for the new addresses (new .eh_frame_hdr). */
   unwindEntries: number;
+  /** Jump tables given a copy leading to the moved code (evacuate-tables.ts). */
+  jumpTables: number;
 }
 
 export type DataPlan =
@@ -108,10 +110,8 @@ export function placeEvacuation(elf: ElfFile, ev: Evacuation, plan: AppendPlan):
   const code = new Uint8Array(Number(pad) + built.copy.length).fill(0xcc);
   code.set(built.copy, Number(pad));
   const extra: AppendExtra = {};
-  if (ev.eh && built.ehData) {
-    extra.data = built.ehData;
-    extra.replace = [ehHdrHeader(elf, ev.eh, plan.dataVaddr, plan.dataOffset)];
-  }
+  if (built.data.length > 0) extra.data = built.data;
+  if (ev.eh) extra.replace = [ehHdrHeader(elf, ev.eh, plan.dataVaddr, plan.dataOffset)];
   return {
     delta,
     code,
@@ -125,6 +125,7 @@ export function placeEvacuation(elf: ElfFile, ev: Evacuation, plan: AppendPlan):
       codeReferences: ev.incoming.length,
       loaderReferences: ev.data.length + ev.symbols.length,
       unwindEntries: ev.eh?.fdes.length ?? 0,
+      jumpTables: ev.tables.length,
     },
   };
 }

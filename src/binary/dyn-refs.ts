@@ -5,12 +5,14 @@
 // DT_RELR relocates. In a position-independent file every absolute address the loader must
 // adjust is among these (x86-64 psABI, "Dynamic Linking"). PC-relative data (jump tables of
 // offsets, .eh_frame, .gcc_except_table) carries no relocation and is not here.
-import { ET_DYN, type ElfFile } from './elf-types.ts';
+import { ET_DYN, ET_EXEC, type ElfFile } from './elf-types.ts';
 import { RewriteRefusedError } from './errors.ts';
 import { Image, hex } from './image.ts';
 
 const PT_DYNAMIC = 2;
 const SHT_DYNSYM = 11;
+const SHT_INIT_ARRAY = 14; // then SHT_FINI_ARRAY (15), SHT_PREINIT_ARRAY (16)
+const SHT_PREINIT_ARRAY = 16;
 const SHN_UNDEF = 0;
 const SHN_ABS = 0xfff1;
 const DT = {
@@ -96,14 +98,13 @@ function dynsymOf(img: Image): DynSymbol[] {
 }
 
 /**
- * Every code-address field of a position-independent file's dynamic tables. Refuses a file
+ * Every code-address field of the file's dynamic tables (and, position-dependent, its
+ * constructor and destructor arrays; other pointers there: stray-pointers.ts). Refuses a file
  * whose relocations it cannot read completely (DT_REL, tables outside the file).
  */
 export function dynamicRefs(elf: ElfFile): DynamicRefs {
-  if (elf.header.type !== ET_DYN)
-    throw new RewriteRefusedError(
-      'a position-dependent executable (ET_EXEC) holds code addresses in data without relocations, so not every way into the moved code can be found',
-    );
+  if (elf.header.type !== ET_DYN && elf.header.type !== ET_EXEC)
+    throw new RewriteRefusedError(`ELF type ${elf.header.type} is neither ET_EXEC nor ET_DYN`);
   const img = new Image(elf);
   const dyn = dynamicEntries(img);
   const get = (t: bigint): bigint | undefined => dyn.find((d) => d.tag === t)?.val;
@@ -157,6 +158,17 @@ export function dynamicRefs(elf: ElfFile): DynamicRefs {
       }
     }
   }
+  // A position-dependent file's constructor and destructor arrays hold absolute addresses
+  // without relocations (gABI: SHT_INIT_ARRAY, SHT_FINI_ARRAY, SHT_PREINIT_ARRAY are arrays of
+  // function pointers); a position-independent one's are RELATIVE relocations, read above.
+  if (elf.header.type === ET_EXEC)
+    for (const sh of elf.sections) {
+      if (sh.type < SHT_INIT_ARRAY || sh.type > SHT_PREINIT_ARRAY || sh.size === 0n) continue;
+      if (sh.size > BigInt(elf.bytes.length)) throw new RewriteRefusedError(`${sh.name} too large`);
+      const base = img.at(sh.addr, Number(sh.size), sh.name);
+      for (let o = base; o + 8 <= base + Number(sh.size); o += 8)
+        refs.push({ fileOffset: o, target: img.u64(o), what: `${sh.name} entry` });
+    }
   const relr = get(DT.RELR);
   const relrSize = get(DT.RELRSZ) ?? 0n;
   if (relr !== undefined && relrSize > 0n) {

@@ -7,30 +7,40 @@
 //   output outside R, and its dynamic tables, e_entry and .dynsym read again, find no
 //   reference there; each re-pointed field moved by delta;
 // - the new .eh_frame_hdr is sorted, keeps every old entry and adds, for each FDE of R, a
-//   copy at pc_begin + delta with the same range, LSDA, personality and instructions.
+//   copy at pc_begin + delta with the same range, LSDA, personality and instructions;
+// - every reference to a jump table that got a copy (a `lea` or absolute `jmp`, in the copy of
+//   the code or, for a .cold part, in place) leads to one address, outside every executable
+//   segment of the output, whose entries lead to the original table's targets, each moved by
+//   delta exactly when it lies in R's code.
 import type { SegmentMap } from './code-map.ts';
 import { sweepCode } from './code-refs.ts';
 import { dynamicRefs } from './dyn-refs.ts';
 import { parseFde, parseHdr, type Cie } from './eh-frame.ts';
-import type { ElfFile } from './elf-types.ts';
+import { PF_X, PT_LOAD, type ElfFile } from './elf-types.ts';
 import { isBinaryToolError } from './errors.ts';
 import { inMovedCode, type Evacuation } from './evacuate.ts';
 import { Decoder, DecoderOptions, Instruction, type IcedInstruction } from './iced.ts';
 import { Image, hex } from './image.ts';
 import { hasNearBranchOperand } from './instruction-fields.ts';
 
-function targetOf(i: IcedInstruction): bigint | undefined {
+/** The address an instruction refers to; for a table reference (absolute too), the table. */
+function targetOf(i: IcedInstruction, table = false): bigint | undefined {
   if (hasNearBranchOperand(i)) return i.nearBranchTarget;
-  return i.isIpRelMemoryOperand ? i.ipRelMemoryAddress : undefined;
+  if (i.isIpRelMemoryOperand) return i.ipRelMemoryAddress;
+  return table ? i.memoryDisplacementU64 : undefined;
 }
 
 /** Byte range of the rel/displacement field of the instruction `d` just decoded. */
-function field(d: InstanceType<typeof Decoder>, i: IcedInstruction): [number, number] {
+function field(
+  d: InstanceType<typeof Decoder>,
+  i: IcedInstruction,
+  table = false,
+): [number, number] {
   const co = d.getConstantOffsets(i);
   try {
     return hasNearBranchOperand(i)
       ? [co.immediateOffset, co.immediateOffset + co.immediateSize]
-      : i.isIpRelMemoryOperand
+      : i.isIpRelMemoryOperand || table
         ? [co.displacementOffset, co.displacementOffset + co.displacementSize]
         : [0, 0];
   } finally {
@@ -38,8 +48,22 @@ function field(d: InstanceType<typeof Decoder>, i: IcedInstruction): [number, nu
   }
 }
 
-function checkCopy(orig: ElfFile, out: ElfFile, ev: Evacuation, delta: bigint): string[] {
+/** Each table reference's instruction address -> the table its copy must reach (from the output). */
+function tableRefs(ev: Evacuation): Map<bigint, number> {
+  const out = new Map<bigint, number>();
+  ev.tables.forEach((t, n) => t.refs.forEach((r) => out.set(r.ip, n)));
+  return out;
+}
+
+function checkCopy(
+  orig: ElfFile,
+  out: ElfFile,
+  ev: Evacuation,
+  delta: bigint,
+  copies: (bigint | undefined)[],
+): string[] {
   const problems: string[] = [];
+  const refs = tableRefs(ev);
   const outImg = new Image(out);
   const a = new Instruction();
   const b = new Instruction();
@@ -62,19 +86,27 @@ function checkCopy(orig: ElfFile, out: ElfFile, ev: Evacuation, delta: bigint): 
         while (da.canDecode && problems.length === 0) {
           da.decodeOut(a);
           db.decodeOut(b);
-          const [f0, f1] = field(da, a);
-          const [g0, g1] = field(db, b);
+          const n = refs.get(a.ip);
+          const tab = n !== undefined;
+          const [f0, f1] = field(da, a, tab);
+          const [g0, g1] = field(db, b, tab);
           const o = Number(a.ip - c.start);
           const same = (k: number): boolean => want[o + k] === got[o + k];
-          const t = targetOf(a);
-          const expected = t === undefined ? undefined : inMovedCode(ev, t) ? t + delta : t;
+          const t = targetOf(a, tab);
+          const expected = tab
+            ? (copies[n] ?? -1n)
+            : t === undefined
+              ? undefined
+              : inMovedCode(ev, t)
+                ? t + delta
+                : t;
           const ok =
             a.code === b.code &&
             a.length === b.length &&
             f0 === g0 &&
             f1 === g1 &&
             [...Array(a.length).keys()].every((k) => (k >= f0 && k < f1) || same(k)) &&
-            targetOf(b) === expected;
+            targetOf(b, tab) === expected;
           if (!ok) problems.push(`the copy of ${hex(a.ip)} is not the same instruction`);
         }
       } finally {
@@ -167,6 +199,76 @@ function checkEh(orig: ElfFile, out: ElfFile, ev: Evacuation, delta: bigint): st
   return problems;
 }
 
+/**
+ * Where the output's references to each table lead (read from the output: the copy of the
+ * code for moved ones, the file in place for the others), or why they do not agree; then the
+ * table found there must hold the original targets, moved.
+ */
+function checkTables(
+  orig: ElfFile,
+  out: ElfFile,
+  ev: Evacuation,
+  delta: bigint,
+): { problems: string[]; copies: (bigint | undefined)[] } {
+  const problems: string[] = [];
+  const outImg = new Image(out);
+  const origImg = new Image(orig);
+  const copies = ev.tables.map((t) => {
+    const seen = new Set<bigint>();
+    for (const r of t.refs) {
+      const ip = t.moves ? r.ip + delta : r.ip;
+      const len = Number(r.next - r.ip);
+      const at = outImg.offsetOf(ip, len);
+      if (at === undefined) return undefined;
+      const d = new Decoder(64, out.bytes.subarray(at, at + len), DecoderOptions.None);
+      d.ip = ip;
+      const i = d.decode();
+      const x = targetOf(i, true);
+      if (x !== undefined) seen.add(x);
+      i.free();
+      d.free();
+    }
+    if (seen.size !== 1) {
+      problems.push(`the references to the jump table at ${hex(t.table)} do not lead to one copy`);
+      return undefined;
+    }
+    return [...seen][0];
+  });
+  ev.tables.forEach((t, n) => {
+    const at = copies[n];
+    if (at === undefined) return;
+    const size = t.kind === 'relative' ? 4 : 8;
+    const o = outImg.offsetOf(at, t.count * size);
+    const src = origImg.offsetOf(t.table, t.count * size);
+    const exec = out.programHeaders.some(
+      (p) =>
+        p.type === PT_LOAD &&
+        (p.flags & PF_X) !== 0 &&
+        at < p.vaddr + p.memsz &&
+        at + BigInt(t.count * size) > p.vaddr,
+    );
+    if (o === undefined || src === undefined || exec) {
+      problems.push(`the copy of the jump table at ${hex(t.table)} is not in read-only data`);
+      return;
+    }
+    for (let e = 0; e < t.count; e++) {
+      const was =
+        t.kind === 'relative'
+          ? t.table + BigInt(origImg.i32(src + 4 * e))
+          : origImg.u64(src + 8 * e);
+      const now =
+        t.kind === 'relative' ? at + BigInt(outImg.i32(o + 4 * e)) : outImg.u64(o + 8 * e);
+      if (now !== (inMovedCode(ev, was) ? was + delta : was)) {
+        problems.push(
+          `entry ${e} of the copy of the jump table at ${hex(t.table)} leads elsewhere`,
+        );
+        return;
+      }
+    }
+  });
+  return { problems, copies };
+}
+
 /** Problems found (empty when the evacuation is shown correct). */
 export function verifyEvacuation(
   orig: ElfFile,
@@ -176,8 +278,10 @@ export function verifyEvacuation(
   delta: bigint,
 ): string[] {
   try {
+    const tables = checkTables(orig, out, ev, delta);
     return [
-      ...checkCopy(orig, out, ev, delta),
+      ...tables.problems,
+      ...checkCopy(orig, out, ev, delta, tables.copies),
       ...checkNoWayIn(orig, maps, out, ev, delta),
       ...checkEh(orig, out, ev, delta),
     ];

@@ -15,22 +15,27 @@
 // Inside the copy, branches and RIP-relative operands leaving R (or reading data inside it)
 // are re-pointed at their original targets; those within R's code need nothing, the layout
 // being the same. Data chunks inside R are INT3 in the copy (it reads the original data).
-// Refused, because some way in could be missed: a position-dependent file (its function
-// pointers carry no relocation), code in R without a function symbol, PLT code, an indirect
-// jump in R or in a `.cold` part of one of its functions (a jump table holds offsets, not
-// relocated addresses, so its targets cannot be found), undecodable bytes, a Go program (its
-// runtime maps PCs to metadata through unrelocated offsets).
+// Jump tables (offsets without relocations) used by R's code, or by a `.cold` part of one of
+// its functions with targets in R, are recognised and copied (evacuate-tables.ts).
+// In a position-dependent file (ET_EXEC) pointers carry no relocation: the address of a moved
+// function stored anywhere but in the fields above is refused (stray-pointers.ts).
+// Refused, because some way in could be missed: code in R without a function symbol, PLT code, an indirect
+// jump in R or in a `.cold` part of one of its functions that is no recognised jump table
+// (its targets cannot be found), undecodable bytes, a Go program (its runtime maps PCs to
+// metadata through unrelocated offsets).
 import { findChunk, type Chunk, type SegmentMap } from './code-map.ts';
 import { sweepCode, type CodeRef } from './code-refs.ts';
 import { dynamicRefs, type DataRef, type DynSymbol } from './dyn-refs.ts';
 import { buildEh, planEh, type EhPlan } from './eh-frame.ts';
-import type { ElfFile } from './elf-types.ts';
+import { buildTables, stem, tablesOf, tablesSize, type MovedTable } from './evacuate-tables.ts';
+import { ET_EXEC, type ElfFile } from './elf-types.ts';
 import type { Patch } from './elf-writer.ts';
 import { RewriteRefusedError } from './errors.ts';
-import { fitsI32, hex, le32, le64 } from './image.ts';
+import { Image, fitsI32, hex, le32, le64 } from './image.ts';
 import { PAGE } from './nx-pages.ts';
 import type { Occurrence } from './occurrence.ts';
 import { functionCoverage } from './scanner.ts';
+import { checkStrayPointers, type Known } from './stray-pointers.ts';
 
 // How far R may grow past the pages (rel8 closure) before the rewrite gives up.
 const WINDOW = 1n << 20n;
@@ -51,12 +56,23 @@ export interface Evacuation {
   data: DataRef[];
   symbols: DynSymbol[];
   eh: EhPlan | undefined;
+  /** Jump tables the copy (or a .cold part, for targets in R) gets a copy of. */
+  tables: MovedTable[];
 }
 
 export interface BuiltEvacuation {
   copy: Uint8Array;
   patches: Patch[];
-  ehData: Uint8Array | undefined;
+  /** New read-only data: unwind tables, then the jump tables' copies (8-aligned). */
+  data: Uint8Array;
+}
+
+const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+/** Bytes of new read-only data the evacuation needs (unwind tables, jump tables). */
+export function evacuationDataSize(ev: Evacuation): number {
+  const t = tablesSize(ev.tables);
+  return t === 0 ? (ev.eh?.size ?? 0) : align8(ev.eh?.size ?? 0) + t;
 }
 
 const refuse = (why: string): never => {
@@ -73,8 +89,6 @@ export function inMovedCode(ev: Evacuation, a: bigint): boolean {
   const i = findChunk(ev.chunks, a);
   return i >= 0 && ev.chunks[i].kind === 'code';
 }
-
-const stem = (name: string): string => name.replace(/\.cold(\.\d+)?$/, '');
 
 /** Refuses code chunks whose entries cannot be known: no function symbol, or PLT. */
 function checkChunks(chunks: Chunk[]): void {
@@ -110,7 +124,7 @@ export function planEvacuation(
   const wLo = w.lo > WINDOW ? w.lo - WINDOW : 0n;
   const wHi = w.hi + WINDOW;
   const near = (a: bigint): boolean => a >= wLo && a < wHi;
-  const dyn = dynamicRefs(elf); // refuses position-dependent files first: nothing else helps
+  const dyn = dynamicRefs(elf);
   const go = elf.sections.find((s) => GO_TABLES.has(s.name));
   if (go)
     refuse(
@@ -152,6 +166,7 @@ export function planEvacuation(
     data: [],
     symbols: [],
     eh: undefined,
+    tables: [],
   };
   checkChunks(chunks);
   const inside = codeOccurrences.find((o) => inRange(ev, o.address));
@@ -161,13 +176,16 @@ export function planEvacuation(
     );
   const bad = sweep.invalid.find((a) => inRange(ev, a));
   if (bad !== undefined) refuse(`undecodable bytes at ${hex(bad)} in code that would move`);
-  const jump = sweep.indirectJumps.find((a) => inRange(ev, a));
-  const jumpIn = (a: bigint): string =>
-    `\`${sweep.text.get(a)}\` at ${hex(a)} (${all[findChunk(all, a)]?.symbol ?? '?'})`;
-  if (jump !== undefined)
-    refuse(
-      `indirect jump ${jumpIn(jump)} in code that would move: it may use a jump table, whose targets are offsets without relocations and cannot all be found`,
-    );
+  const inR = (c: Chunk): boolean => c.kind === 'code';
+  const stored = new Set([...dyn.refs.map((d) => d.target), ...dyn.symbols.map((d) => d.value)]);
+  ev.tables = tablesOf(elf, maps, chunks.filter(inR), sweep, 'in code that would move', stored).map(
+    (t) => ({ ...t, moves: true }),
+  );
+  for (const t of ev.tables) {
+    const bad = t.targets.find((x) => inRange(ev, x) && !inMovedCode(ev, x));
+    if (bad !== undefined)
+      refuse(`the jump table at ${hex(t.table)} leads into data at ${hex(bad)}`);
+  }
   // A function's .cold part and its hot part may jump into each other through a table.
   const names = new Set(chunks.filter((c) => c.kind === 'code').map((c) => stem(c.symbol!)));
   const family = maps.flatMap((m) =>
@@ -187,10 +205,21 @@ export function planEvacuation(
       (ip, t) => ip === t,
       (s) => starts.has(s),
     );
-    if (fam.indirectJumps.length > 0)
-      refuse(
-        `indirect jump ${hex(fam.indirectJumps[0])} (\`${fam.text.get(fam.indirectJumps[0])}\`) in a part of a function that would move: it may use a jump table into it`,
-      );
+    const known = { ...fam, refs: sweep.refs };
+    const found = tablesOf(
+      elf,
+      maps,
+      family,
+      known,
+      'in a part of a function that would move',
+      stored,
+    );
+    for (const t of found) {
+      if (!t.targets.some((x) => inMovedCode(ev, x))) continue;
+      if (ev.tables.some((u) => u.table === t.table))
+        refuse(`the jump table at ${hex(t.table)} is used by code that moves and code that stays`);
+      ev.tables.push({ ...t, moves: false });
+    }
   }
   const covered = functionCoverage(elf);
   for (const r of sweep.refs) {
@@ -225,6 +254,18 @@ export function planEvacuation(
       inMovedCode(ev, d.target) || (d.symbolValue !== undefined && inMovedCode(ev, d.symbolValue)),
   );
   ev.eh = planEh(elf, lo, hi);
+  if (elf.header.type === ET_EXEC) {
+    const img = new Image(elf);
+    const known: Known = [
+      ...dyn.refs.map((d): [number, number] => [d.fileOffset, 8]),
+      ...dyn.symbols.map((d): [number, number] => [d.fileOffset, 8]),
+      ...sweep.refs.map((r): [number, number] => [r.fileOffset + r.field, r.size]),
+      ...ev.tables
+        .filter((t) => t.kind === 'absolute')
+        .map((t): [number, number] => [img.at(t.table, t.count * 8, 'jump table'), t.count * 8]),
+    ];
+    checkStrayPointers(elf, chunks, known);
+  }
   return ev;
 }
 
@@ -233,12 +274,15 @@ function setField(buf: Uint8Array, at: number, size: number, value: bigint, what
   buf.set(le32(value), at);
 }
 
-/** The copy (for address lo + delta), the patches re-pointing every way in, the new unwind data. */
+/**
+ * The copy (for address lo + delta), the patches re-pointing every way in, the new read-only
+ * data (unwind tables at `dataBase`, then the jump tables' copies).
+ */
 export function buildEvacuation(
   elf: ElfFile,
   ev: Evacuation,
   delta: bigint,
-  ehBase: bigint,
+  dataBase: bigint,
 ): BuiltEvacuation {
   const seg = ev.map.segment;
   const off = Number(seg.offset + (ev.lo - seg.vaddr));
@@ -253,7 +297,14 @@ export function buildEvacuation(
       r.target - (r.next + delta),
       `moved ${hex(r.ip)}`,
     );
-  const patches: Patch[] = [];
+  const moved = (a: bigint): bigint => (inMovedCode(ev, a) ? a + delta : a);
+  const ehSize = ev.eh?.size ?? 0;
+  const tablesAt = dataBase + BigInt(align8(ehSize));
+  const tables = buildTables(ev.tables, tablesAt, moved, delta);
+  // The moved code's references to its tables: after the outgoing ones, which they override.
+  for (const r of tables.inCopy)
+    setField(copy, Number(r.ip - ev.lo) + r.field, 4, r.value, `table reference ${hex(r.ip)}`);
+  const patches: Patch[] = [...tables.patches];
   for (const r of ev.incoming) {
     // A copy: elf.bytes may be a Node Buffer, whose slice() is a view onto the caller's input.
     const bytes = Uint8Array.from(
@@ -262,7 +313,6 @@ export function buildEvacuation(
     setField(bytes, 0, r.size, r.target + delta - r.next, `${hex(r.ip)} into the moved code`);
     patches.push({ fileOffset: r.fileOffset + r.field, bytes });
   }
-  const moved = (a: bigint): bigint => (inMovedCode(ev, a) ? a + delta : a);
   for (const s of ev.symbols)
     patches.push({ fileOffset: s.fileOffset, bytes: le64(s.value + delta) });
   for (const d of ev.data) {
@@ -271,6 +321,8 @@ export function buildEvacuation(
       d.symbolValue === undefined ? moved(d.target) : moved(d.target) - moved(d.symbolValue);
     patches.push({ fileOffset: d.fileOffset, bytes: le64(value) });
   }
-  const ehData = ev.eh ? buildEh(elf, ev.eh, ehBase, delta) : undefined;
-  return { copy, patches, ehData };
+  const data = new Uint8Array(evacuationDataSize(ev));
+  if (ev.eh) data.set(buildEh(elf, ev.eh, dataBase, delta), 0);
+  if (tables.data.length > 0) data.set(tables.data, Number(tablesAt - dataBase));
+  return { copy, patches, data };
 }

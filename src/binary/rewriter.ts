@@ -21,6 +21,7 @@ import {
   type NonExecutable,
   type PlacedEvacuation,
 } from './data-pages.ts';
+import { evacuationDataSize } from './evacuate.ts';
 import { finish } from './rewrite-finish.ts';
 import { scanParsedElf, type ElfScan, type ProgressFn } from './scanner.ts';
 import { Rewrite, type Change } from './site-rewrite.ts';
@@ -99,7 +100,7 @@ export function rewriteElf(
     plan = planAppend(
       elf,
       splits.reduce((n, x) => n + x.pieces.length - 1, 0),
-      ev?.eh?.size ?? 0,
+      ev ? evacuationDataSize(ev) : 0,
     );
   } catch (err) {
     if (!(err instanceof ElfFormatError)) throw err;

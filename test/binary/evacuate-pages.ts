@@ -16,7 +16,7 @@ import { readElf } from '../../src/binary/elf-reader.ts';
 import { planAppend, writeWithCodeSegment } from '../../src/binary/elf-writer.ts';
 import { RewriteRefusedError } from '../../src/binary/errors.ts';
 import { verifyEvacuation } from '../../src/binary/evacuate-check.ts';
-import { planEvacuation } from '../../src/binary/evacuate.ts';
+import { evacuationDataSize, planEvacuation } from '../../src/binary/evacuate.ts';
 import { checkSplits, planSplits, PAGE } from '../../src/binary/nx-pages.ts';
 import type { Occurrence } from '../../src/binary/occurrence.ts';
 import { scanParsedElf } from '../../src/binary/scanner.ts';
@@ -43,7 +43,7 @@ function candidate(page: bigint): Uint8Array {
   const splits = planSplits(elf, scan.maps, [data], new Set([page]));
   if (!Array.isArray(splits)) throw new RewriteRefusedError(splits.reason);
   const extra = splits.reduce((n, x) => n + x.pieces.length - 1, 0);
-  const plan = planAppend(elf, extra, ev.eh?.size ?? 0);
+  const plan = planAppend(elf, extra, evacuationDataSize(ev));
   const moved = placeEvacuation(elf, ev, plan);
   if (control) return writeWithCodeSegment(elf, [], new Uint8Array(0), plan, splits);
   const bytes = writeWithCodeSegment(elf, moved.patches, moved.code, plan, splits, moved.extra);

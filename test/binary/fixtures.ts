@@ -26,6 +26,10 @@ export const FIXTURES = [
   'noseparate',
   'shared-page',
   'shared-page-switch',
+  'switch-page',
+  'switch-page-nopie',
+  'switch-page-goto',
+  'switch-page-goto-nopie',
 ] as const;
 export type FixtureName = (typeof FIXTURES)[number];
 
@@ -38,14 +42,24 @@ const SHARED_PAGE = [
   '-rdynamic',
   '-Wl,-z,noseparate-code',
 ];
+// switch-page: -O2, as programs are built, and its functions in source order so that the
+// switches share a page with .rodata; a PIE, position-dependent, and with a computed goto.
+const SWITCH_PAGE = ['-O2', '-fno-toplevel-reorder', '-Wl,-z,noseparate-code'];
 const FLAGS: Partial<Record<FixtureName, string[]>> = {
   noseparate: ['-Wl,-z,noseparate-code'],
   'shared-page': SHARED_PAGE,
   'shared-page-switch': [...SHARED_PAGE, '-DJUMP_TABLE'],
+  'switch-page': SWITCH_PAGE,
+  'switch-page-nopie': [...SWITCH_PAGE, '-no-pie', '-fno-pic'],
+  'switch-page-goto': [...SWITCH_PAGE, '-DCOMPUTED_GOTO'],
+  'switch-page-goto-nopie': [...SWITCH_PAGE, '-DCOMPUTED_GOTO', '-no-pie', '-fno-pic'],
 };
 const SOURCE: Partial<Record<FixtureName, string>> = {
   spanning: 'spanning.S',
   'shared-page-switch': 'shared-page.c',
+  'switch-page-nopie': 'switch-page.c',
+  'switch-page-goto': 'switch-page.c',
+  'switch-page-goto-nopie': 'switch-page.c',
 };
 
 export function tempDir(): string {

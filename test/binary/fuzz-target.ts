@@ -45,6 +45,7 @@ export const FUZZ_BASES = [
   'data-in-text',
   'noseparate',
   'shared-page',
+  'switch-page-nopie',
 ] as const;
 
 type Field = [offset: number, width: 1 | 2 | 4 | 8];
@@ -104,7 +105,7 @@ export interface Base {
   /**
    * End of the ELF header and program header table, the section header table's range, and
    * the tables moving code off a page reads (evacuate.ts): dynamic section, relocations,
-   * .dynsym, unwind tables.
+   * .dynsym, unwind tables, jump tables in .rodata and the code using them.
    */
   regions: [number, number][];
 }
@@ -116,6 +117,9 @@ const READ_TABLES = new Set([
   '.eh_frame_hdr',
   '.eh_frame',
   '.gcc_except_table',
+  // Jump tables, and the code reading them (jump-tables.ts).
+  '.rodata',
+  '.text',
 ]);
 
 export function base(name: string, bytes: Uint8Array): Base {

@@ -208,7 +208,7 @@ function rewriteCommand(input: string, opts: RewriteOpts, cmd: Command): void {
       const ev = r.evacuated;
       if (ev)
         process.stdout.write(
-          `${hex(ev.start)}-${hex(ev.end)} ${style.cyan('moved')} to ${hex(ev.movedTo)}: the code of page(s) ${ev.pages.map(hex).join(', ')}; ${ev.codeReferences} branch(es)/pointer(s) in code, ${ev.loaderReferences} loader field(s) re-pointed, ${ev.unwindEntries} FDE(s) copied\n`,
+          `${hex(ev.start)}-${hex(ev.end)} ${style.cyan('moved')} to ${hex(ev.movedTo)}: the code of page(s) ${ev.pages.map(hex).join(', ')}; ${ev.codeReferences} branch(es)/pointer(s) in code, ${ev.loaderReferences} loader field(s) re-pointed, ${ev.unwindEntries} FDE(s) copied${ev.jumpTables > 0 ? `, ${ev.jumpTables} jump table(s) given a copy` : ''}\n`,
         );
       for (const n of r.nonExecutable) {
         const moved = ev?.pages.some((p) => p >= n.start && p < n.end);
