@@ -19,13 +19,13 @@ import { machineCodeBody, runMachineCode } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import type { Sel4 } from '../kernel/sel4/sel4.ts';
-import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread, ThreadCode } from '../kernel/thread.ts';
 import type { UserApi } from '../kernel/user.ts';
 import type { Zircon } from '../kernel/zircon/zircon.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
+import { parkTarget } from './park.ts';
 
 export const WARMUP = 4;
 export const RUNS = 16;
@@ -43,22 +43,6 @@ const VIA = { seL4: 1, 'Fiasco.OC': 2, Zircon: 3, skybridge: 4 } as const;
 /** Capability slots (seL4: the client's send end, the server's receive end; Fiasco.OC: the
  *  client's gate; seL4: where the client parks). */
 const SLOT = { call: 1, serve: 2, park: 3 } as const;
-
-/** Where the client waits for good once its passes are done (indirect.c's park). */
-function parkTarget(k: Subkernel, kernel: KernelName, p: Process): number {
-  switch (kernel) {
-    case 'seL4': {
-      const sel4 = k.personality as Sel4;
-      sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
-      return SLOT.park;
-    }
-    case 'Fiasco.OC':
-      return 0;
-    case 'Zircon':
-      // A channel whose both ends it holds: no one else can write to it.
-      return (k.personality as Zircon).createChannel(p, p).a;
-  }
-}
 
 /** What the harness read in one run (with or without the IPCs). */
 export interface Run {
@@ -150,7 +134,7 @@ export function runPasses(
   }
   set(client, 'via', via);
   set(client, 'kernel', VIA[mech.kernel]);
-  set(client, 'park_target', parkTarget(k, mech.kernel, client));
+  set(client, 'park_target', parkTarget(k, mech.kernel, client, SLOT.park));
   set(client, 'passes', WARMUP + RUNS);
   set(client, 'ws_bytes', bytes);
   set(client, 'with_ipc', withIpc ? 1 : 0);

@@ -36,6 +36,7 @@ import { bootKernel, type KernelName } from './kernels.ts';
 import { setupsOn, type Setup } from './multicore-stack.ts';
 import type { Workload } from './sqlite-ycsb.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
+import { parkTarget } from './park.ts';
 
 /** rpc.h's transport and kernel numbers. */
 const RPC = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
@@ -141,7 +142,7 @@ export function runMcSqlite(profile: CpuProfile, c: McSqliteCase): McSqliteRun {
     const p = loadElf(k, name, g.bytes).process;
     images.set(p, g);
     set(p, 'rpc_kernel', 0, RPC[kernel]);
-    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p));
+    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p, SLOT.park));
     return p;
   };
   const body = machineCodeBody(m, { quantum: c.quantum ?? DEFAULT_QUANTUM });
@@ -317,21 +318,6 @@ export function runMcSqlite(profile: CpuProfile, c: McSqliteCase): McSqliteRun {
     expectedRows: clients.map((cl) => c.records + out(cl, OUT.count + INSERT)),
     badReads: clients.reduce((n, cl) => n + out(cl, OUT.bad), 0),
   };
-}
-
-/** Where a process's threads wait for good (rpc.h's rpc_park_target). */
-function parkTarget(k: Subkernel, kernel: KernelName, p: Process): number {
-  switch (kernel) {
-    case 'seL4': {
-      const sel4 = k.personality as Sel4;
-      sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
-      return SLOT.park;
-    }
-    case 'Fiasco.OC':
-      return 0;
-    case 'Zircon':
-      return (k.personality as Zircon).createChannel(p, p).a;
-  }
 }
 
 /** Where a server thread receives: an seL4 endpoint (its receive capability in the server),

@@ -23,12 +23,12 @@ import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import type { Sel4 } from '../kernel/sel4/sel4.ts';
-import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
 import type { Zircon } from '../kernel/zircon/zircon.ts';
 import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
+import { parkTarget } from './park.ts';
 
 export const SETUPS = ['single', 'per-core', 'skybridge'] as const;
 export type Setup = (typeof SETUPS)[number];
@@ -66,22 +66,6 @@ export interface EchoRun {
   invalidationsPerCall: number;
 }
 
-/** Where a process's threads wait for good (rpc.h's rpc_park_target). */
-function parkTarget(k: Subkernel, kernel: KernelName, p: Process): number {
-  switch (kernel) {
-    case 'seL4': {
-      const sel4 = k.personality as Sel4;
-      sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
-      return SLOT.park;
-    }
-    case 'Fiasco.OC':
-      return 0;
-    case 'Zircon':
-      // A channel whose both ends the process holds: no one else can write to it.
-      return (k.personality as Zircon).createChannel(p, p).a;
-  }
-}
-
 /** `cores` clients, one per core, each making `warm` then `calls` echo calls, on `kernel`. */
 export function runEcho(
   profile: CpuProfile,
@@ -107,7 +91,7 @@ export function runEcho(
   const load = (name: string): Process => {
     const p = loadElf(k, name, g.bytes).process;
     set(p, 'rpc_kernel', 0, RPC[kernel]);
-    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p));
+    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p, SLOT.park));
     return p;
   };
   // The second argument is the thread's IPC buffer / UTCB (createThread maps it there).

@@ -13,24 +13,14 @@ import { readElf } from '../binary/elf-reader.ts';
 import { planElf } from '../kernel/elf-loader.ts';
 import { guestImage } from './guest-image.ts';
 import { scenarioSchema, type Scenario } from './scenario-schema.ts';
+import { FileProblemsError } from './file-problems.ts';
 
-export interface Problem {
-  /** Where in the document, as `processes[1].image` ('' for the document as a whole). */
-  path: string;
-  message: string;
-}
+import type { Problem } from './file-problems.ts';
+export type { Problem };
 
 /** A scenario that cannot run as written: every problem found, for one message. */
-export class ScenarioError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: readonly Problem[],
-  ) {
-    const n = problems.length;
-    const lines = problems.map((p) => `  ${p.path || '(top level)'}: ${p.message}`);
-    super(`${file}: ${n} problem${n === 1 ? '' : 's'}\n${lines.join('\n')}`);
-    this.name = 'ScenarioError';
-  }
+export class ScenarioError extends FileProblemsError {
+  override name = 'ScenarioError';
 }
 
 export interface Image {

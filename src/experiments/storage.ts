@@ -23,6 +23,7 @@ import type { SkyBridge } from '../skybridge/skybridge.ts';
 import { guestImage, readWords, symbol, writeWord, type GuestImage } from './guest-image.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
+import { parkTarget } from './park.ts';
 
 export type Transport = 'skybridge' | 'native';
 
@@ -109,21 +110,6 @@ export function storageStack(o: StackOptions): Stack {
     if (p === undefined) throw new Error(`storage stack: no process ${name}`);
     return p;
   };
-  const parkFor = (p: Process): number => {
-    switch (o.kernel) {
-      case 'seL4': {
-        const sel4 = k.personality as Sel4;
-        sel4.mint(p, SLOT.park, Cap.endpoint(sel4.newEndpoint(), 0, RIGHT.Receive));
-        return SLOT.park;
-      }
-      case 'Fiasco.OC':
-        return 0;
-      case 'Zircon': {
-        const zx = k.personality as Zircon;
-        return zx.createChannel(p, p).a;
-      }
-    }
-  };
   const start = (name: string, entry: string, arg: number, priority = 100): Thread => {
     const p = proc(name);
     return k.createThread(p, `${name}:${entry}`, machineCodeBody(m), {
@@ -144,7 +130,7 @@ export function storageStack(o: StackOptions): Stack {
       procs.set(name, p);
       images.set(name, g);
       set(p, 'rpc_kernel', 0, KIND[o.kernel]);
-      set(p, 'rpc_park_target', 0, parkFor(p));
+      set(p, 'rpc_park_target', 0, parkTarget(k, o.kernel, p, SLOT.park));
       return p;
     },
     connect(clientName, serverName, handler, main) {

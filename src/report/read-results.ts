@@ -39,13 +39,16 @@ export function parseResults(text: string, source: string): ResultsDocument {
   return validateResults(json, source);
 }
 
-export function readResults(file: string): ResultsDocument {
-  let text: string;
+/** `file`'s text; an error naming the file (and the system's code) if it cannot be read. */
+export function readText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`cannot read ${file}${code === undefined ? '' : ` (${code})`}`);
   }
-  return parseResults(text, file);
+}
+
+export function readResults(file: string): ResultsDocument {
+  return parseResults(readText(file), file);
 }

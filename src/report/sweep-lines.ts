@@ -3,7 +3,7 @@
 // write that was cut off (the sweep was killed while writing it): it is left out and said so,
 // and a rerun runs that run again.
 
-import { readFileSync } from 'node:fs';
+import { readText } from './read-results.ts';
 import { sweepLineSchema, SWEEP_LINE_VERSION, type SweepLine } from './sweep-schema.ts';
 
 /** How many bad lines an error names (the first ones; the count says if there are more). */
@@ -68,12 +68,5 @@ export function parseSweepLines(text: string, source: string): SweepLines {
 
 /** Reads `file`; a missing file is an error (the sweep checks for one itself). */
 export function readSweepLines(file: string): SweepLines {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read ${file}${code === undefined ? '' : ` (${code})`}`);
-  }
-  return parseSweepLines(text, file);
+  return parseSweepLines(readText(file), file);
 }

@@ -13,6 +13,7 @@ import { scenarioSchema } from '../experiments/scenario-schema.ts';
 import { loadProfileFile, ProfileError } from '../hw/profile.ts';
 import { buildRuns } from './runs.ts';
 import type { RunTask } from './task.ts';
+import { FileProblemsError } from '../experiments/file-problems.ts';
 
 /** An axis: a dotted name (`kernel`, `servers.0.maxConcurrent`, `profile.ops.vmfunc`). */
 const axisName = z
@@ -65,23 +66,12 @@ export const sweepSchema = z.strictObject({
 
 export type SweepFile = z.infer<typeof sweepSchema>;
 
-export interface Problem {
-  /** Where in the sweep file, as `axes.kernel` or `runs[3]` ('' for the file as a whole). */
-  path: string;
-  message: string;
-}
+import type { Problem } from '../experiments/file-problems.ts';
+export type { Problem };
 
 /** A sweep that cannot run as written: every problem found, for one message. */
-export class SweepError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: readonly Problem[],
-  ) {
-    const n = problems.length;
-    const lines = problems.map((p) => `  ${p.path || '(top level)'}: ${p.message}`);
-    super(`${file}: ${n} problem${n === 1 ? '' : 's'}\n${lines.join('\n')}`);
-    this.name = 'SweepError';
-  }
+export class SweepError extends FileProblemsError {
+  override name = 'SweepError';
 }
 
 export interface SweepPlan {
