@@ -81,10 +81,17 @@ export const sensitivity: Experiment = {
           note: '',
         }),
       );
+    /** Per kernel, the parameter whose ±25 % moved its ratio most, and by how much. */
+    const most = new Map<string, { name: string; change: number }>();
     for (const p of varied) {
       for (const f of FACTORS) {
         const s = speedups(scaled(ctx.profile, p.name, f));
         ctx.progress?.(++done, total);
+        for (const k of KERNELS) {
+          const change = s[k]! / base[k]! - 1;
+          if (Math.abs(change) > Math.abs(most.get(k)?.change ?? 0))
+            most.set(k, { name: p.name, change });
+        }
         for (const k of KERNELS)
           rows.push(
             row('sensitivity', {
@@ -103,6 +110,12 @@ export const sensitivity: Experiment = {
       title: this.title,
       notes: [
         'Each row reruns the native benchmarks and SkyBridge’s on the changed profile (16 measured round trips each). A ratio that moves little with a parameter does not depend on it.',
+        `What each ratio leans on most: ${KERNELS.map((k) => {
+          const m = most.get(k);
+          return m === undefined
+            ? `${k}: nothing varied`
+            : `${k}, ${m.name} (${(m.change * 100).toFixed(1)} % at one end)`;
+        }).join('; ')}.`,
       ],
       rows,
     };
