@@ -71,7 +71,7 @@ export const CATALOG = [
     id: 'multicore-sqlite',
     title: 'Many cores: YCSB on SQLite from 1–4 client cores over one FS and RAM-disk server',
     description:
-      'seL4, one SQLite client per core, each its own database in the one file system; one native FS and RAM-disk thread on a core of their own, a server thread per client core (the fair baseline), and SkyBridge; a lock in each server; throughput, latency (p50, p99) and lock waiting against cores',
+      'seL4, Fiasco.OC and Zircon (--quick: seL4), one SQLite client per core, each its own database in the one file system; one native FS and RAM-disk thread on a core of their own, a server thread per client core (the fair baseline), and SkyBridge; a lock in each server; throughput, latency (p50, p99) and lock waiting against cores',
   },
   {
     id: 'eptp-scale',
