@@ -10,6 +10,7 @@ import { CLASS_NAMES, Cls } from './cpu/insn.ts';
 export type ClassName = (typeof CLASS_NAMES)[number];
 export type ClassCounts = Partial<Record<ClassName, number>>;
 
+/** Every mix defined so far: a mix's id is its place here. */
 const registry: Mix[] = [];
 
 export class Mix {
@@ -55,11 +56,6 @@ export class Mix {
    *  on the order of its additions, and the rounding is below 0.002 cycles a block. */
   cycles(instructions: number, classCost: Float64Array): number {
     return blockCycles(instructions, this.cyclesPerInstruction(classCost));
-  }
-
-  /** Every mix defined so far (for the docs and the sensitivity experiment). */
-  static all(): readonly Mix[] {
-    return registry;
   }
 }
 
