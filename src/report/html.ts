@@ -142,7 +142,7 @@ function provenanceHtml(p: Provenance, schemaVersion: number): string {
 </section>`;
 }
 
-export const CSS = `
+const CSS = `
 body { font: 15px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1.5em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 .figure-row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin: 1em 0; }
@@ -170,21 +170,30 @@ export function renderPage(
   const toc = doc.experiments
     .map((r) => `<a href="#experiment-${esc(r.id)}">${esc(r.id)}</a>`)
     .join(' · ');
+  return htmlPage(
+    'SkyBridge on a simulated machine: results',
+    `<p>Every value below is a row of the results document (<a href="results.json">results.json</a>): what the simulated machine's counters read after the modelled code ran, or a ratio of such figures; published figures appear only beside them, for comparison. ${esc(describeProvenance(doc.provenance))}.</p>
+<nav>Experiments: ${toc} · <a href="#provenance">provenance</a></nav>
+${sections.join('\n')}
+${provenanceHtml(doc.provenance, doc.schemaVersion)}`,
+  );
+}
+
+/** A whole report page: the document head (charset, generator, viewport, the stylesheet),
+ *  `title` as its title and first heading, then `body`. */
+export function htmlPage(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="generator" content="${GENERATOR}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SkyBridge on a simulated machine: results</title>
+<title>${esc(title)}</title>
 <style>${CSS}</style>
 </head>
 <body>
-<h1>SkyBridge on a simulated machine: results</h1>
-<p>Every value below is a row of the results document (<a href="results.json">results.json</a>): what the simulated machine's counters read after the modelled code ran, or a ratio of such figures; published figures appear only beside them, for comparison. ${esc(describeProvenance(doc.provenance))}.</p>
-<nav>Experiments: ${toc} · <a href="#provenance">provenance</a></nav>
-${sections.join('\n')}
-${provenanceHtml(doc.provenance, doc.schemaVersion)}
+<h1>${esc(title)}</h1>
+${body}
 </body>
 </html>
 `;

@@ -5,7 +5,7 @@
 
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CSS, GENERATOR, esc, type PlacedFigure } from './html.ts';
+import { esc, htmlPage, type PlacedFigure } from './html.ts';
 import { inReportFolder, placeFigure, type ReportSummary } from './report.ts';
 import { analyse, sweepFigures } from './sweep-figures.ts';
 import { readSweepLines } from './sweep-lines.ts';
@@ -60,28 +60,17 @@ ${constant.map((c) => `<tr><td>${esc(c.name)}</td><td class="n">${num(c.value)}<
     figures.length > 0
       ? ''
       : `<p>No figure: ${axes.length === 0 ? 'no axis has more than one value in these runs' : 'no result differs between the runs'}.</p>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="generator" content="${GENERATOR}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
-<p>${lines.length} run(s) from <a href="${esc(basename(source))}">${esc(basename(source))}</a> (the sweep's results, one run a line). Axes that vary: ${axes.length === 0 ? 'none' : axes.map((a) => `<code>${esc(a)}</code>`).join(', ')}; ${varying.length} result(s) differ between runs. Every value is what the simulated machine's counters read after the run, as its line records it.</p>
+  return htmlPage(
+    title,
+    `<p>${lines.length} run(s) from <a href="${esc(basename(source))}">${esc(basename(source))}</a> (the sweep's results, one run a line). Axes that vary: ${axes.length === 0 ? 'none' : axes.map((a) => `<code>${esc(a)}</code>`).join(', ')}; ${varying.length} result(s) differ between runs. Every value is what the simulated machine's counters read after the run, as its line records it.</p>
 ${none}
 ${figures.map((f, i) => figureHtml(f, i + 1)).join('\n')}
 ${constants}
 <h2>Runs</h2>
 <details${lines.length <= 60 ? ' open' : ''}><summary>All ${lines.length} runs, by their place in the sweep</summary>
 ${runsTable(lines)}
-</details>
-</body>
-</html>
-`;
+</details>`,
+  );
 }
 
 /** The report of the sweep results in `file`, written to `dir`. */
