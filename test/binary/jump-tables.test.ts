@@ -10,12 +10,11 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sweepCode } from '../../src/binary/code-refs.ts';
 import { readElf } from '../../src/binary/elf-reader.ts';
-import { verifyEvacuation } from '../../src/binary/evacuate-check.ts';
-import { planEvacuation } from '../../src/binary/evacuate.ts';
 import { tablesOf } from '../../src/binary/evacuate-tables.ts';
 import { Image } from '../../src/binary/image.ts';
 import { rewriteElf } from '../../src/binary/rewriter.ts';
 import { scanElf } from '../../src/binary/scanner.ts';
+import { evacuated } from './evacuation-check.ts';
 import { fixture, fixtureBytes, run, tempDir, type FixtureName } from './fixtures.ts';
 
 const PAGE = 0x1000n;
@@ -92,15 +91,8 @@ for (const [name, kind] of [
   });
 
 test('the check of moved tables catches a wrong entry and a reference left on the old table', () => {
-  const input = fixtureBytes('switch-page');
-  const r = rewriteElf(input);
-  if (r.kind !== 'rewritten') throw new Error(r.kind);
-  const s = scanElf(input);
-  if (s.kind !== 'found') throw new Error(s.kind);
-  const ev = planEvacuation(s.scan.elf, s.scan.maps, r.evacuated!.pages, []);
-  const delta = r.evacuated!.movedTo - r.evacuated!.start;
-  const check = (bytes: Uint8Array): string[] =>
-    verifyEvacuation(s.scan.elf, s.scan.maps, readElf(bytes), ev, delta);
+  const r = evacuated('switch-page');
+  const { ev, delta, check } = r;
   assert.deepEqual(check(r.bytes), []);
   const t = ev.tables[0];
   const out = readElf(r.bytes);

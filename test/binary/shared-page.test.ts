@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { findVmfuncBytes } from '../../src/binary/byte-search.ts';
 import { readElf } from '../../src/binary/elf-reader.ts';
 import { PF_X, PT_LOAD } from '../../src/binary/elf-types.ts';
-import { planEvacuation } from '../../src/binary/evacuate.ts';
-import { verifyEvacuation } from '../../src/binary/evacuate-check.ts';
 import { rewriteElf } from '../../src/binary/rewriter.ts';
 import { scanElf } from '../../src/binary/scanner.ts';
+import { evacuated } from './evacuation-check.ts';
 import { fixture, fixtureBytes, run, tempDir } from './fixtures.ts';
 
 const PAGE = 0x1000n;
@@ -191,15 +190,8 @@ test('refused without function symbols (stripped) or with a stray pointer (posit
 });
 
 test('the check of a moved page catches a way in left unchanged, and a bad copy', () => {
-  const input = fixtureBytes('shared-page');
-  const r = rewriteElf(input);
-  if (r.kind !== 'rewritten') throw new Error(r.kind);
-  const s = scanElf(input);
-  if (s.kind !== 'found') throw new Error(s.kind);
-  const ev = planEvacuation(s.scan.elf, s.scan.maps, r.evacuated!.pages, []);
-  const delta = r.evacuated!.movedTo - r.evacuated!.start;
-  const check = (bytes: Uint8Array): string[] =>
-    verifyEvacuation(s.scan.elf, s.scan.maps, readElf(bytes), ev, delta);
+  const r = evacuated('shared-page');
+  const { input, ev, check } = r;
   assert.deepEqual(check(r.bytes), []);
   // main's call to on_page_direct, as it was.
   const call = ev.incoming[1];
@@ -212,7 +204,7 @@ test('the check of a moved page catches a way in left unchanged, and a bad copy'
   // One byte of the copy changed.
   const bad = Uint8Array.from(r.bytes);
   const at = readElf(bad).sections.find((x) => x.name === '.skybridge.text')!;
-  const o = Number(at.offset + (r.evacuated!.movedTo - at.addr)) + 1;
+  const o = Number(at.offset + (r.movedTo - at.addr)) + 1;
   bad[o] ^= 0x40;
   assert.match(check(bad)[0], /^the copy of 0x[0-9a-f]+ is not the same instruction$/);
 });
