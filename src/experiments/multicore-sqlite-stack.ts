@@ -19,10 +19,8 @@
 
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import { loadElf } from '../kernel/elf-loader.ts';
 import type { Fiasco } from '../kernel/fiasco/fiasco.ts';
 import { Rights } from '../kernel/fiasco/objects.ts';
-import { USER_IPC_BUFFERS } from '../kernel/layout.ts';
 import { DEFAULT_QUANTUM, machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
@@ -31,17 +29,13 @@ import type { Subkernel } from '../kernel/subkernel.ts';
 import type { Thread } from '../kernel/thread.ts';
 import { pokeUser } from '../kernel/user-memory.ts';
 import type { Zircon } from '../kernel/zircon/zircon.ts';
-import { guestImage, readWords, symbol, writeWord, type GuestImage } from './guest-image.ts';
+import { symbol } from './guest-image.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
 import { setupsOn, type Setup } from './multicore-stack.ts';
 import type { Workload } from './sqlite-ycsb.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
-import { parkTarget } from './park.ts';
+import { CHAN_WORDS, RPC, rpcScene } from './rpc-scene.ts';
 
-/** rpc.h's transport and kernel numbers. */
-const RPC = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
-/** Words of rpc.h's struct rpc_chan (kind, target, buffer, bytes). */
-const CHAN_WORDS = 4;
 /** Capability slots (seL4, Fiasco.OC): a client's call end, where a process parks, and from
  *  FIRST on two per serving thread (its onward call end, its receive end). */
 const SLOT = { call: 1, park: 3, first: 8 } as const;
@@ -132,32 +126,9 @@ export function runMcSqlite(profile: CpuProfile, c: McSqliteCase): McSqliteRun {
     { kpti: false, pcid: true, rootkernel: { eptPages: '1g' } },
     sb ? [sb] : [],
   );
-  const images = new Map<Process, GuestImage>();
-  const set = (p: Process, name: string, i: number, v: number): void =>
-    writeWord(k, { process: p }, symbol(images.get(p)!, name) + i * 8, v);
-  const word = (p: Process, name: string, i = 0): number =>
-    readWords(k, { process: p }, symbol(images.get(p)!, name) + i * 8, 1)[0]!;
-  const load = (name: string, image: string): Process => {
-    const g = guestImage(image);
-    const p = loadElf(k, name, g.bytes).process;
-    images.set(p, g);
-    set(p, 'rpc_kernel', 0, RPC[kernel]);
-    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p, SLOT.park));
-    return p;
-  };
   const body = machineCodeBody(m, { quantum: c.quantum ?? DEFAULT_QUANTUM });
-  const start = (p: Process, entry: string, arg: number, core: number, priority: number) =>
-    k.createThread(p, `${p.name}:${entry}:${arg}`, body, {
-      entry: symbol(images.get(p)!, entry),
-      machineCode: true,
-      core,
-      priority,
-      args: [arg, USER_IPC_BUFFERS + p.threads.length * 4096],
-    });
-  const chan = (p: Process, name: string, i: number, kind: number, target: number): void => {
-    set(p, name, i * CHAN_WORDS, kind);
-    set(p, name, i * CHAN_WORDS + 1, target);
-  };
+  const scene = rpcScene(m, k, kernel, SLOT.park, () => body);
+  const { set, word, load, start, chan } = scene;
   let nextShared = 0;
   /** A buffer at one address in both processes, written into both ends. */
   const share = (a: Process, aEnd: string, ai: number, b: Process, bEnd: string, bi: number) => {
@@ -184,13 +155,13 @@ export function runMcSqlite(profile: CpuProfile, c: McSqliteCase): McSqliteRun {
     // for every client core at once.
     const stacks = Math.max(4, cores);
     const disk = sb.registerServer(ramdisk, {
-      handler: symbol(images.get(ramdisk)!, many ? 'ramdisk_handler_mt' : 'ramdisk_handler'),
+      handler: symbol(scene.imageOf(ramdisk), many ? 'ramdisk_handler_mt' : 'ramdisk_handler'),
       maxConcurrent: stacks,
     });
     sb.registerClient(m.core(0), fs, disk, { bufferBytes: SHARED_BYTES });
     chan(fs, 'call', 0, RPC.skybridge, disk);
     const fsId = sb.registerServer(fs, {
-      handler: symbol(images.get(fs)!, many ? 'fs_handler_mt' : 'fs_handler'),
+      handler: symbol(scene.imageOf(fs), many ? 'fs_handler_mt' : 'fs_handler'),
       maxConcurrent: stacks,
     });
     for (const cl of clients) {
@@ -234,7 +205,7 @@ export function runMcSqlite(profile: CpuProfile, c: McSqliteCase): McSqliteRun {
     [c.workload.charCodeAt(0), c.records, c.operations, (c.seed ?? 1) + i].forEach((v, j) =>
       set(cl, 'param', j, v),
     );
-    setString(k, cl, symbol(images.get(cl)!, 'db_path'), `/ycsb${i}.db`);
+    setString(k, cl, symbol(scene.imageOf(cl), 'db_path'), `/ycsb${i}.db`);
     threads.push(start(cl, 'client_main', 0, i, 100));
   });
 

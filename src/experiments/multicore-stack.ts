@@ -15,20 +15,17 @@
 
 import { Machine } from '../hw/machine.ts';
 import type { CpuProfile } from '../hw/profile-schema.ts';
-import { loadElf } from '../kernel/elf-loader.ts';
 import type { Fiasco } from '../kernel/fiasco/fiasco.ts';
 import { Rights } from '../kernel/fiasco/objects.ts';
-import { USER_IPC_BUFFERS } from '../kernel/layout.ts';
-import { machineCodeBody } from '../kernel/machine-code.ts';
 import type { Process } from '../kernel/process.ts';
 import { Cap, RIGHT } from '../kernel/sel4/objects.ts';
 import type { Sel4 } from '../kernel/sel4/sel4.ts';
 import type { Thread } from '../kernel/thread.ts';
 import type { Zircon } from '../kernel/zircon/zircon.ts';
-import { guestImage, readWords, symbol, writeWord } from './guest-image.ts';
+import { symbol } from './guest-image.ts';
 import { bootKernel, type KernelName } from './kernels.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
-import { parkTarget } from './park.ts';
+import { RPC, rpcScene } from './rpc-scene.ts';
 
 export const SETUPS = ['single', 'per-core', 'skybridge'] as const;
 export type Setup = (typeof SETUPS)[number];
@@ -39,13 +36,9 @@ export function setupsOn(kernel: KernelName): readonly Setup[] {
   return kernel === 'Zircon' ? ['per-core', 'skybridge'] : SETUPS;
 }
 
-/** rpc.h's transport and kernel numbers. */
-const RPC = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
 /** Capability slots: a client's call end, where it parks; seL4's server thread i receives
  *  on SERVE + i. */
 const SLOT = { call: 1, park: 3, serve: 8 } as const;
-/** Words of rpc.h's struct rpc_chan (kind, target, buffer, bytes). */
-const CHAN_WORDS = 4;
 /** Cycles between the last core's clock when all clients are ready and the common start. */
 const START_MARGIN = 2_000;
 
@@ -83,38 +76,17 @@ export function runEcho(
   const m = new Machine({ cores: machineCores, memoryBytes: 1024 ** 3, profile });
   const sb = setup === 'skybridge' ? newSkyBridge() : null;
   const k = bootKernel(kernel, m, { kpti: false, pcid: true }, sb ? [sb] : []);
-  const g = guestImage('mc-echo');
-  const set = (p: Process, name: string, i: number, v: number): void =>
-    writeWord(k, { process: p }, symbol(g, name) + i * 8, v);
-  const word = (p: Process, name: string, i = 0): number =>
-    readWords(k, { process: p }, symbol(g, name) + i * 8, 1)[0]!;
-  const load = (name: string): Process => {
-    const p = loadElf(k, name, g.bytes).process;
-    set(p, 'rpc_kernel', 0, RPC[kernel]);
-    set(p, 'rpc_park_target', 0, parkTarget(k, kernel, p, SLOT.park));
-    return p;
-  };
-  // The second argument is the thread's IPC buffer / UTCB (createThread maps it there).
-  const start = (p: Process, entry: string, arg: number, core: number, priority: number): Thread =>
-    k.createThread(p, `${p.name}:${entry}:${arg}`, machineCodeBody(m), {
-      entry: symbol(g, entry),
-      machineCode: true,
-      core,
-      priority,
-      args: [arg, USER_IPC_BUFFERS + p.threads.length * 4096],
-    });
-  /** A connection end in `p`'s `name` (an rpc_chan, or element `i` of an array of them). */
-  const chan = (p: Process, name: string, i: number, kind: number, target: number): void => {
-    set(p, name, i * CHAN_WORDS, kind);
-    set(p, name, i * CHAN_WORDS + 1, target);
-  };
+  const scene = rpcScene(m, k, kernel, SLOT.park);
+  const { set, word, start, chan } = scene;
+  const load = (name: string): Process => scene.load(name, 'mc-echo');
+  const g = scene.imageOf;
 
   const server = load('echo');
   const clients = Array.from({ length: cores }, (_, i) => load(`client${i}`));
   const threads: Thread[] = [];
   if (sb !== null) {
     const id = sb.registerServer(server, {
-      handler: symbol(g, 'echo_handler'),
+      handler: symbol(g(server), 'echo_handler'),
       maxConcurrent: cores,
     });
     for (const c of clients) {

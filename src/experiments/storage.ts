@@ -24,6 +24,7 @@ import { guestImage, readWords, symbol, writeWord, type GuestImage } from './gue
 import { bootKernel, type KernelName } from './kernels.ts';
 import { newSkyBridge } from './skybridge-setup.ts';
 import { parkTarget } from './park.ts';
+import { RPC } from './rpc-scene.ts';
 
 export type Transport = 'skybridge' | 'native';
 
@@ -38,8 +39,6 @@ export const PLATFORMS: readonly Platform[] = ['bare', 'ept-1g', 'ept-2m', 'ept-
  *  928 MiB, which the base EPT can only map with 2 MiB pages.) */
 const MEMORY_BYTES = 2 * 1024 ** 3;
 
-/** rpc.h's transport and kernel numbers. */
-const KIND = { skybridge: 1, seL4: 2, 'Fiasco.OC': 3, Zircon: 4 } as const;
 /** Capability slots in every process (seL4, Fiasco.OC). */
 const SLOT = { call: 1, serve: 2, park: 3 } as const;
 /** Where the harness maps a native connection's shared buffer (the same address in both). */
@@ -129,7 +128,7 @@ export function storageStack(o: StackOptions): Stack {
       const p = loadElf(k, name, g.bytes).process;
       procs.set(name, p);
       images.set(name, g);
-      set(p, 'rpc_kernel', 0, KIND[o.kernel]);
+      set(p, 'rpc_kernel', 0, RPC[o.kernel]);
       set(p, 'rpc_park_target', 0, parkTarget(k, o.kernel, p, SLOT.park));
       return p;
     },
@@ -142,7 +141,7 @@ export function storageStack(o: StackOptions): Stack {
           maxConcurrent: 4,
         });
         sb.registerClient(m.core(0), client, id, { bufferBytes: bytes });
-        set(client, 'call', 0, KIND.skybridge);
+        set(client, 'call', 0, RPC.skybridge);
         set(client, 'call', 1, id);
         return null;
       }
@@ -151,7 +150,7 @@ export function storageStack(o: StackOptions): Stack {
       const gpa = k.frames.frames(bytes / 4096);
       client.space.map(va, gpa, bytes, { writable: true, noExec: true });
       server.space.map(va, gpa, bytes, { writable: true, noExec: true });
-      const kind = KIND[o.kernel];
+      const kind = RPC[o.kernel];
       for (const [p, end] of [
         [client, 'call'],
         [server, 'serve'],
